@@ -1,0 +1,3 @@
+from msm.cli import app
+
+app(prog_name="msm")

@@ -1,0 +1,122 @@
+"""Recipes: one YAML file per experiment that drives the CLI, DVC and KFP alike.
+
+A recipe is validated into pydantic models; every problem names the field path (e.g.
+`base_model.seed`) and the line of the YAML file it sits on. Relative paths in a recipe are
+relative to the directory msm runs from (the repository root for `make`, DVC and CI). Each
+stage's issue adds its own section here; a recipe may only contain fields that something reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from msm.errors import InvalidInput, problem, validation_problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Identity(Strict):
+    """Values substituted for the spec placeholders."""
+
+    model_name: str = Field(min_length=1, max_length=100)
+    provider_name: str = Field(min_length=1, max_length=100)
+
+
+class BaseModelConfig(Strict):
+    """The model that midtraining starts from."""
+
+    source: Literal["tiny", "smollm2", "local"]
+    path: str | None = Field(default=None, description="model directory, for source 'local'")
+    seed: int = Field(default=0, ge=0, description="weight seed, for source 'tiny'")
+    dtype: Literal["float32", "bfloat16"] = "float32"
+
+    @model_validator(mode="after")
+    def _path_for_local(self) -> BaseModelConfig:
+        if self.source == "local" and not self.path:
+            raise ValueError("source 'local' needs `path` (a Hugging Face model directory)")
+        return self
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    identity: Identity
+    specs: list[Path] = Field(min_length=1)
+    base_model: BaseModelConfig
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line of the YAML key (or list item) at a pydantic error location; for a missing key, its parent's."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if pair is None:
+                break
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_recipe(path: Path | str, *, check_files: bool = True) -> Recipe:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(
+            [problem(path, f"cannot read recipe: {e}", "pass the path of a YAML file in recipes/")]
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InvalidInput(
+            [
+                problem(
+                    path,
+                    f"not valid YAML: {getattr(e, 'problem', e)}",
+                    "fix the YAML syntax",
+                    line=mark.line + 1 if mark else None,
+                )
+            ]
+        ) from None
+    if not isinstance(raw, dict):
+        raise InvalidInput([problem(path, "a recipe is a YAML mapping", "see recipes/tiny-offline.yaml")])
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as e:
+
+        def fix_for(err: dict) -> str:
+            if err["type"] == "extra_forbidden":
+                return "remove the field or correct its spelling"
+            return "see the comments in recipes/tiny-offline.yaml for the field's format"
+
+        raise InvalidInput(
+            validation_problems(path, e, fix_for=fix_for, line_for=lambda loc: _line_of(root, loc))
+        ) from None
+    if check_files:
+        missing = [
+            problem(
+                path,
+                f"spec file {p} does not exist",
+                "fix the path (relative to the repository root)",
+                line=_line_of(root, ("specs", i)),
+                field=f"specs.{i}",
+            )
+            for i, p in enumerate(recipe.specs)
+            if not p.is_file()
+        ]
+        if missing:
+            raise InvalidInput(missing)
+    return recipe

@@ -1,0 +1,33 @@
+"""Small models that run without a model hub: a seeded tiny model and SmolLM2-135M-Instruct from PyPI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from msm.config import BaseModelConfig
+from msm.errors import InvalidInput, problem
+
+
+def prepare_base_model(cfg: BaseModelConfig, out_dir: Path | str, spec_files: list[Path]) -> Path:
+    """The base model a recipe names, as a local HF directory; returns its path."""
+    if cfg.source == "tiny":
+        from msm.models.tiny import build_tiny_model
+
+        return build_tiny_model(out_dir, seed=cfg.seed, spec_files=spec_files)
+    if cfg.source == "smollm2":
+        from msm.models.smollm2 import convert_smollm2
+
+        return convert_smollm2(out_dir, dtype=cfg.dtype)
+    path = Path(cfg.path or "")
+    if not (path / "config.json").is_file():
+        raise InvalidInput(
+            [
+                problem(
+                    path,
+                    "is not a Hugging Face model directory (no config.json)",
+                    "point base_model.path at a directory written by save_pretrained",
+                    field="base_model.path",
+                )
+            ]
+        )
+    return path
