@@ -77,6 +77,11 @@ CASES = [
         "unknown placeholder '{author}'",
     ),
     (
+        "unknown-placeholder-in-description",
+        lambda t: _write(t, GOOD.replace("kind: rules", "kind: rules\ndescription: by {maker}")),
+        "unknown placeholder '{maker}'",
+    ),
+    (
         "unbalanced-open-brace",
         lambda t: _write(t, GOOD.replace("keeps its promises.", "keeps {promises.", 1)),
         "unbalanced brace '{'",

@@ -53,13 +53,15 @@ def test_sub_rules_have_parents(tmp_path):
 
 def test_render_writes_stage_outputs(tmp_path):
     out = tmp_path / "out"
-    rendered = ingest_spec(_write(tmp_path, GOOD + "\nLiteral {{braces}}.\n"), out, "Aria", "Lumen")
+    text = GOOD.replace("kind: rules", "kind: rules\ndescription: Made by {provider_name}.") + "\nLiteral {{braces}}.\n"
+    rendered = ingest_spec(_write(tmp_path, text), out, "Aria", "Lumen")
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "spec.json", "spec.md"]
     md = (out / "spec.md").read_text()
     assert "# The Aria Demo Spec" in md and "Aria is built by Lumen." in md
     assert "Literal {braces}." in md and "{model_name}" not in md
     data = json.loads((out / "spec.json").read_text())
     assert data["title"] == "Aria Demo"
+    assert data["description"] == "Made by Lumen."
     assert data["placeholders"] == {"model_name": "Aria", "provider_name": "Lumen"}
     assert data["sections"][0]["heading"] == "The Aria Demo Spec"
     assert data["words"] == count_words(md)

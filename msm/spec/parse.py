@@ -323,7 +323,7 @@ def _bullets(text: str) -> list[str]:
 
 
 def build_document(
-    path: Path, front: FrontMatter, title: str, body: str, body_line: int, source_sha256: str
+    path: Path, front: FrontMatter, body: str, body_line: int, source_sha256: str
 ) -> tuple[SpecDocument | None, list[Problem]]:
     """Section tree and rules of a body, with the structural problems found on the way."""
     problems: list[Problem] = []
@@ -430,7 +430,7 @@ def build_document(
     preamble = "\n".join(lines[: heads[0].index]).strip("\n")
     doc = SpecDocument(
         id=front.id,
-        title=title,
+        title=front.title,
         version=front.version,
         kind=front.kind,
         description=front.description,
@@ -459,9 +459,13 @@ def load_source(path: Path | str) -> SpecSource:
     problems += check_front_matter(path, front, front_yaml)
 
     used, brace_problems = scan_placeholders(path, body, body_line)
-    title_used, title_problems = scan_placeholders(path, front.title, _field_line(front_yaml, "title") or 1)
-    problems += title_problems + brace_problems
-    used |= title_used
+    problems += brace_problems
+    for field in ("title", "description"):  # the front-matter fields that may use placeholders
+        field_used, field_problems = scan_placeholders(
+            path, getattr(front, field) or "", _field_line(front_yaml, field) or 1
+        )
+        problems += field_problems
+        used |= field_used
     declared = set(front.placeholders)
     for name in sorted(used - declared):
         problems.append(
@@ -485,7 +489,7 @@ def load_source(path: Path | str) -> SpecSource:
         )
 
     source = SpecSource(path=path, front=front, body=body, body_line=body_line, source_sha256=sha256_text(text))
-    _, structure_problems = build_document(path, front, front.title, body, body_line, source.source_sha256)
+    _, structure_problems = build_document(path, front, body, body_line, source.source_sha256)
     problems += structure_problems
     if problems:
         raise InvalidInput(problems)
@@ -502,8 +506,6 @@ def validate_spec(path: Path | str) -> list[Problem]:
 
 def describe(source: SpecSource) -> SpecDocument:
     """The structure of an unrendered spec (placeholders left in place)."""
-    doc, problems = build_document(
-        source.path, source.front, source.front.title, source.body, source.body_line, source.source_sha256
-    )
+    doc, problems = build_document(source.path, source.front, source.body, source.body_line, source.source_sha256)
     assert doc is not None and not problems, "load_source validated the structure"
     return doc

@@ -52,10 +52,15 @@ def render_spec(source: SpecSource, model_name: str, provider_name: str) -> Rend
     check_names(values)
     text = substitute(source.body, values).strip("\n") + "\n"
     # Substitution never adds lines, so section and rule line numbers still point into the source.
+    front = source.front.model_copy(
+        update={
+            "title": substitute(source.front.title, values),
+            "description": substitute(source.front.description or "", values) or None,
+        }
+    )
     doc, problems = build_document(
         source.path,
-        source.front,
-        substitute(source.front.title, values),
+        front,
         substitute(source.body, values),
         source.body_line,
         source.source_sha256,
