@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Extras installed into the venv; stage issues add theirs (train, synth, eval, pipelines).
-EXTRAS ?= dev
+EXTRAS ?= dev,train,synth
 RECIPE ?= recipes/tiny-offline.yaml
 RUN_DIR = build/runs/$(basename $(notdir $(RECIPE)))
 comma  := ,
