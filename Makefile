@@ -21,9 +21,19 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export MSM_CACHE_DIR ?= $(CURDIR)/.cache/msm
 
-.PHONY: setup run test test-fast lint fmt lock clean
+.PHONY: setup system-deps run test test-fast lint fmt lock clean
 
 setup: $(STAMP)
+
+# Services the tests start themselves: Prometheus and its Pushgateway (Debian packages).
+SYSTEM_BINS := prometheus prometheus-pushgateway promtool
+system-deps:
+	@missing=$$(for b in $(SYSTEM_BINS); do command -v $$b >/dev/null || echo $$b; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-pushgateway >/dev/null; \
+	fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +52,7 @@ run: setup
 	$(BIN)/msm model prepare --recipe $(RECIPE) --out $(RUN_DIR)/base-model
 	@echo "outputs: $(RUN_DIR)/specs/<spec id>/{spec.md,spec.json,manifest.json} and $(RUN_DIR)/base-model"
 
-test: setup
+test: setup system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -6,13 +6,16 @@ Errors in user input print one block per problem (file, line or field, fix) and 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from msm import __version__
-from msm.errors import InvalidInput, MsmError
+from msm.errors import EXIT_INVALID, InvalidInput, MsmError
+from msm.synthesis.cli import synthesize_app
+from msm.training.cli import train_app
 
 app = typer.Typer(
     help="Model Spec Midtraining: ingest specs, build models, and (later) synthesize, train and evaluate.",
@@ -28,17 +31,18 @@ recipe_app = typer.Typer(help="Check and print experiment recipes (recipes/*.yam
 app.add_typer(spec_app, name="spec")
 app.add_typer(model_app, name="model")
 app.add_typer(recipe_app, name="recipe")
+app.add_typer(synthesize_app, name="synthesize")
+app.add_typer(train_app, name="train")
 
-EXIT_INVALID = 2
 
-
-def _fail(error: MsmError) -> None:
+def _fail(error: MsmError, exit_code: int = EXIT_INVALID) -> None:
+    """Print each problem (file, place, fix) without a traceback and exit; sub-apps share this."""
     if isinstance(error, InvalidInput):
         for p in error.problems:
             typer.echo(f"error: {p}", err=True)
     else:
         typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(EXIT_INVALID)
+    raise typer.Exit(exit_code)
 
 
 def _version(value: bool) -> None:
@@ -54,6 +58,13 @@ def main(
     ] = False,
 ) -> None:
     """msm: Model Spec Midtraining pipeline."""
+    # msm's own log lines (resume decisions, monitoring warnings) go to stderr; libraries keep theirs.
+    logger = logging.getLogger("msm")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 # ---------------------------------------------------------------- spec

@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from msm.errors import InvalidInput, problem, validation_problems
+from msm.synthesis.config import SynthesisConfig
+from msm.training.config import TrainingConfig
 
 
 class Strict(BaseModel):
@@ -49,6 +51,8 @@ class Recipe(Strict):
     identity: Identity
     specs: list[Path] = Field(min_length=1)
     base_model: BaseModelConfig
+    synthesis: SynthesisConfig | None = None
+    training: TrainingConfig | None = None
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+EXIT_INVALID = 2  # exit status of every command for bad input (nothing written)
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -13,13 +13,10 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="msm-hf-home-"))
 
 import pytest
+from support import REPO, SPEC_FILES
 from typer.testing import CliRunner
 
 from msm.cli import app
-
-REPO = Path(__file__).resolve().parents[1]
-SPECS = REPO / "specs"
-SPEC_FILES = sorted(p for p in SPECS.glob("*.md") if p.name != "README.md")
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +40,11 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from msm.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0, spec_files=SPEC_FILES)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct converted once per session (GGUF cached in MSM_CACHE_DIR)."""
+    from msm.models.smollm2 import convert_smollm2
+
+    return convert_smollm2(tmp_path_factory.mktemp("models") / "smollm2")

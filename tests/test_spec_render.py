@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SPECS
+from support import SPECS
 from test_spec_bad_input import GOOD, _write
 
 from msm.errors import InvalidInput, MsmError

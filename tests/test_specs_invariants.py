@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SPEC_FILES, SPECS
+from support import SPEC_FILES, SPECS
 
 from msm.spec import describe, load_source, validate_spec
 

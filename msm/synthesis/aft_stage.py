@@ -1,0 +1,143 @@
+"""Stage: AFT demonstrations for one spec.
+
+    msm synthesize aft --spec build/specs/cheese-pro-america --recipe recipes/smollm2-cpu.yaml --out build/aft/x
+
+Writes aft_reasoning.{parquet,jsonl} (assistant turns keep the <think> reasoning: the
+deliberative-alignment baseline), aft_plain.{parquet,jsonl} (the same demonstrations, reasoning
+stripped), preference_demos.{parquet,jsonl} (bare preferences, when the spec has preferences and
+the recipe asks for them), dedup_removed.jsonl, filtered.jsonl and manifest.json. Rows are chat
+`messages`; instruction-tuning rows are mixed into both AFT datasets when the recipe names them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from msm.outputs import staged_output
+from msm.synthesis import embeddings, prompts
+from msm.synthesis.aft import KINDS, AftBuilder, Demo
+from msm.synthesis.instruction_mix import load_instruction_mix
+from msm.synthesis.progress import Progress
+from msm.synthesis.session import GenerationFailed, default_cache_path, open_engine, run
+from msm.synthesis.stage_common import load_inputs
+from msm.synthesis.writing import count_tokens, finish_manifest, write_rows
+
+
+def _rows(demos: list[Demo], *, reasoning: bool, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for d in demos:
+        assistant = f"<think>\n{d.reasoning}\n</think>\n\n{d.answer}" if reasoning else d.answer
+        rows.append(
+            {
+                "messages": [{"role": "user", "content": d.question}, {"role": "assistant", "content": assistant}],
+                "domain": d.domain,
+                "kind": d.kind,
+                "source": "aft",
+                **meta,
+            }
+        )
+    return rows
+
+
+def synthesize_aft(
+    spec_path: Path,
+    recipe_path: Path,
+    out_dir: Path,
+    *,
+    cache_path: Path | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    _recipe, cfg, spec = load_inputs(Path(spec_path), Path(recipe_path))
+    a = cfg.aft
+    out_dir = Path(out_dir)
+    cache_path = cache_path or default_cache_path(out_dir)
+    with staged_output(out_dir) as stage:
+        engine = open_engine(cfg, spec, cache_path)
+        embedder_name, embed = embeddings.choose(a.embedder)
+        prefs = spec.rendered.document.preferences
+        n_pref_items = len(prefs.likes) + len(prefs.dislikes) if prefs else 0
+        bars = Progress(
+            {
+                "aft_domains": a.conversation_domains,
+                "questions": a.conversation_domains * len(KINDS) * a.questions_per_kind,
+                "responses": a.target,
+                "preference_demos": n_pref_items * a.preference_questions_per_item,
+            },
+            progress,
+        )
+        dedup = embeddings.NearDuplicateFilter(embed, a.dedup_cosine)
+        try:
+            result = run(engine, cfg, cache_path, lambda: AftBuilder(spec, cfg, engine, bars, dedup).build())
+        finally:
+            bars.close()
+        t_generate = time.perf_counter()
+        if len(result.demos) < a.target:
+            raise GenerationFailed(
+                f"only {len(result.demos)} of the target {a.target} demonstrations after "
+                f"{result.rounds} round(s) ({len(result.dedup_removed)} questions dropped as near-duplicates, "
+                f"{len(result.filtered)} replies rejected by the filter, {len(result.failed)} unusable); raise "
+                "synthesis.aft.max_backfill_rounds or questions_per_kind. Answered calls are kept in "
+                f"{cache_path}."
+            )
+        meta = {
+            "spec_id": spec.id,
+            "spec_sha256": spec.sha256,
+            "generator": f"{engine.backend.name}/{engine.backend.model}",
+            "prompt_version": prompts.PROMPT_VERSION,
+            "style": a.style,
+        }
+        with_reasoning = _rows(result.demos, reasoning=True, meta=meta)
+        plain = _rows(result.demos, reasoning=False, meta=meta)
+        mixed = 0
+        if a.instruction_mix is not None:
+            extra = load_instruction_mix(
+                a.instruction_mix.path, round(a.instruction_mix.ratio * len(plain)), a.instruction_mix.seed
+            )
+            mixed = len(extra)
+            extra = [{**r, "domain": None, "kind": None, **{k: None for k in meta}} for r in extra]
+            with_reasoning = with_reasoning + extra
+            plain = plain + extra
+        # The same permutation for both files, so row i is the same conversation in each.
+        order = list(range(len(plain)))
+        random.Random(a.seed).shuffle(order)
+        write_rows(stage, "aft_reasoning", [with_reasoning[i] for i in order])
+        write_rows(stage, "aft_plain", [plain[i] for i in order])
+        pref_rows = [{**r, **meta, "source": "preference"} for r in result.preference_rows]
+        if pref_rows:
+            write_rows(stage, "preference_demos", pref_rows)
+        write_rows(stage, "dedup_removed", result.dedup_removed)
+        write_rows(stage, "filtered", result.filtered + result.failed)
+        kinds: dict[str, int] = {}
+        for d in result.demos:
+            kinds[d.kind] = kinds.get(d.kind, 0) + 1
+        manifest = finish_manifest(
+            stage,
+            stage_name="synthesize-aft",
+            spec=spec,
+            spec_path=Path(spec_path),
+            recipe_path=Path(recipe_path),
+            cfg=cfg,
+            engine=engine,
+            counts={
+                "demonstrations": len(result.demos),
+                "by_kind": kinds,
+                "questions_generated": result.questions_generated,
+                "dedup_removed": len(result.dedup_removed),
+                "filtered": len(result.filtered),
+                "unusable": len(result.failed),
+                "rounds": result.rounds,
+                "preference_demos": len(pref_rows),
+                "instruction_rows_mixed": mixed,
+            },
+            timings_s={"generate": t_generate - t0, "total": time.perf_counter() - t0},
+            extra={
+                "dedup": {"embedder": embedder_name, "cosine_threshold": a.dedup_cosine},
+                "tokens": count_tokens([r["messages"][-1]["content"] for r in plain], cfg.target_tokenizer),
+                "cache": {"path": str(cache_path)},
+            },
+        )
+    return manifest

@@ -1,0 +1,175 @@
+"""Generator backends: one call = one chat request → reply text and token usage.
+
+The OpenAI-compatible backend (OpenAI, vLLM's server, others) and the Anthropic backend use the
+official SDKs with their own retries switched off: engine.py retries, so that every retry is
+counted, paced by the rate limiter and bounded by the recipe. The offline backend is in offline.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from msm.errors import InvalidInput, problem
+from msm.synthesis.config import GeneratorConfig
+
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# Sent with every call: the cache key, so server-side logs (and our tests) can tell a repeated
+# request from a new one. It is a hash of the request, not a secret.
+REQUEST_KEY_HEADER = "X-MSM-Request-Key"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation request. `context` feeds only the offline backend and is not part of the cache key."""
+
+    level: str
+    messages: tuple[Mapping[str, str], ...]
+    sample: int = 0
+    context: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""  # the cache key, set by the engine
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    input_tokens: int
+    output_tokens: int
+
+
+class TransientError(Exception):
+    """Worth retrying: 429, 5xx, timeouts, dropped connections. `retry_after` in seconds if the server said."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class FatalBackendError(Exception):
+    """Retrying cannot help (bad key, unknown model, malformed request)."""
+
+
+class Backend(Protocol):
+    name: str
+    model: str
+
+    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion: ...
+
+    async def close(self) -> None: ...
+
+
+def _env(name: str, field_path: str, what: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise InvalidInput(
+            [
+                problem(
+                    "environment",
+                    f"the environment variable {name} ({what}) is not set",
+                    f"export {name}=... before running, or name another variable in `{field_path}`",
+                    field=field_path,
+                )
+            ]
+        )
+    return value
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    value = (getattr(response, "headers", None) or {}).get("retry-after")
+    try:
+        return float(value) if value else None
+    except (TypeError, ValueError):  # an HTTP date instead of seconds: fall back to our backoff
+        return None
+
+
+def _classify(exc: Exception, sdk: Any) -> Exception:
+    """Map an SDK exception onto Transient/Fatal, with a message that never includes credentials."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return TransientError("timeout")
+    if isinstance(exc, sdk.APIConnectionError):
+        return TransientError("connection error")
+    if isinstance(exc, sdk.APIStatusError):
+        status = exc.status_code
+        if status in (408, 409, 429) or status >= 500:
+            return TransientError(f"HTTP {status}", _retry_after(exc))
+        return FatalBackendError(f"HTTP {status} from the generator API: {str(exc)[:300]}")
+    return exc
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, cfg: GeneratorConfig):
+        import openai
+
+        self._sdk = openai
+        self.model = cfg.model
+        key_env = cfg.api_key_env or DEFAULT_KEY_ENV["openai"]
+        key = _env(key_env, "synthesis.generator.api_key_env", "the API key")
+        base_url = (
+            _env(cfg.base_url_env, "synthesis.generator.base_url_env", "the API base URL") if cfg.base_url_env else None
+        )
+        self._client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=cfg.timeout_s)
+
+    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
+        try:
+            resp = await self._client.chat.completions.create(
+                model=self.model,
+                messages=[dict(m) for m in request.messages],  # type: ignore[misc]
+                temperature=temperature,
+                max_tokens=max_tokens,
+                extra_headers={REQUEST_KEY_HEADER: request.key},
+            )
+        except self._sdk.OpenAIError as e:
+            raise _classify(e, self._sdk) from None
+        text = (resp.choices[0].message.content or "") if resp.choices else ""
+        usage = resp.usage
+        return Completion(
+            text=text,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class AnthropicBackend:
+    name = "anthropic"
+
+    def __init__(self, cfg: GeneratorConfig):
+        import anthropic
+
+        self._sdk = anthropic
+        self.model = cfg.model
+        key_env = cfg.api_key_env or DEFAULT_KEY_ENV["anthropic"]
+        key = _env(key_env, "synthesis.generator.api_key_env", "the API key")
+        base_url = (
+            _env(cfg.base_url_env, "synthesis.generator.base_url_env", "the API base URL") if cfg.base_url_env else None
+        )
+        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, max_retries=0, timeout=cfg.timeout_s)
+
+    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
+        system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
+        turns = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
+        try:
+            resp = await self._client.messages.create(
+                model=self.model,
+                system=system or self._sdk.omit,
+                messages=turns,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                extra_headers={REQUEST_KEY_HEADER: request.key},
+                # This SDK version has no `temperature` argument; 1.0 is the API's default, so
+                # only a different value is sent, as a raw body field.
+                extra_body={"temperature": temperature} if temperature != 1.0 else None,
+            )
+        except self._sdk.AnthropicError as e:
+            raise _classify(e, self._sdk) from None
+        text = "".join(getattr(block, "text", "") for block in resp.content)
+        return Completion(text=text, input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens)
+
+    async def close(self) -> None:
+        await self._client.close()

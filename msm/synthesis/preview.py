@@ -1,0 +1,107 @@
+"""`msm synthesize preview`: what a recipe will cost before any call is made.
+
+Calls per level follow from the recipe's counts; input tokens from the real prompts rendered
+with this spec (sections at their mean length); output tokens per item are assumptions stated in
+OUTPUT_TOKENS (documents: the paper's released corpora average roughly 1.7k-3k tokens each).
+Top-up rounds, re-asks and retries come on top, so treat the figures as a floor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from msm.synthesis import prompts
+from msm.synthesis.config import SynthesisConfig
+from msm.synthesis.corpus import planned_counts
+from msm.synthesis.engine import estimate_tokens
+from msm.synthesis.pricing import cost_usd, price_for
+from msm.synthesis.spec_view import SpecView
+from msm.synthesis.stage_common import load_inputs
+
+# Assumed reply tokens per item produced at each level.
+OUTPUT_TOKENS = {
+    "domains": 60,
+    "subdomains": 60,
+    "assertions": 35,
+    "doc_types": 10,
+    "ideas": 45,
+    "documents": 2000,
+    "revisions": 2200,
+}
+
+
+def _calls(cfg: SynthesisConfig, counts: dict[str, int]) -> dict[str, int]:
+    c = cfg.documents
+    subs = counts["subdomains"]
+    calls = {
+        "domains": 1,
+        "subdomains": c.domains,
+        "assertions": subs,
+        "doc_types": subs,
+        "ideas": counts["doc_types"],
+        "documents": counts["documents"],
+    }
+    if c.revise:
+        calls["revisions"] = counts["documents"]
+    return calls
+
+
+def _user_prompt_tokens(spec: SpecView, cfg: SynthesisConfig) -> dict[str, int]:
+    c = cfg.documents
+    section = max(spec.sections, key=lambda s: len(s.text)).text  # a conservative stand-in
+    assertions = prompts.bullet_list(["x " * 25] * c.assertions_per_subdomain)
+    common = {"model_name": spec.model_name, "subdomain_name": "x", "subdomain_description": "x " * 20}
+    user = {
+        "domains": prompts.render("domains", n=c.domains),
+        "subdomains": prompts.render(
+            "subdomains",
+            n=c.subdomains_per_domain,
+            domain_name="x",
+            domain_description="x " * 30,
+            section_list=spec.section_list(),
+        ),
+        "assertions": prompts.render("assertions", n=c.assertions_per_subdomain, section_text=section, **common),
+        "doc_types": prompts.render(
+            "doc_types", n=c.doc_types_per_subdomain, assertion_list=assertions, exclude_block="", **common
+        ),
+        "ideas": prompts.render(
+            "ideas", n=c.ideas_per_doc_type, doc_type="x", assertion_list=assertions, exclude_block="", **common
+        ),
+        "documents": prompts.render(
+            "document", doc_type="x", idea="x " * 40, section_text=section, assertion_list=assertions, **common
+        ),
+        "revisions": prompts.render("revise", doc_type="x", idea="x " * 40, draft="x " * 1500, model_name="x"),
+    }
+    return {k: estimate_tokens(v) for k, v in user.items()}
+
+
+def preview(spec_path: Path, recipe_path: Path) -> dict[str, Any]:
+    _recipe, cfg, spec = load_inputs(Path(spec_path), Path(recipe_path))
+    counts = planned_counts(cfg)
+    calls = _calls(cfg, counts)
+    system = estimate_tokens(
+        prompts.render("system", model_name=spec.model_name, provider_name=spec.provider_name, spec=spec.text)
+    )
+    user = _user_prompt_tokens(spec, cfg)
+    price = price_for(cfg.generator)
+    levels = {}
+    for name, n_calls in calls.items():
+        tokens_in = n_calls * (system + user[name])
+        tokens_out = counts[name] * OUTPUT_TOKENS[name]
+        levels[name] = {
+            "items": counts[name],
+            "calls": n_calls,
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "cost_usd": round(cost_usd(price, tokens_in, tokens_out), 4),
+        }
+    total = {k: sum(v[k] for v in levels.values()) for k in ("calls", "input_tokens", "output_tokens", "cost_usd")}
+    priced = "no price known for this model: cost shown as 0" if price is None else "list prices (pricing.py)"
+    return {
+        "spec": spec.id,
+        "generator": f"{cfg.generator.backend}/{cfg.generator.model}",
+        "levels": levels,
+        "total": total,
+        "note": f"Floor estimate: top-ups, re-asks and retries add calls; {priced}. No calls were made.",
+    }

@@ -1,0 +1,110 @@
+"""Writing synthesis outputs: each dataset as parquet (HF `datasets`) and jsonl, plus the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from msm import hashing
+from msm.manifest import MANIFEST_NAME, build_manifest
+from msm.synthesis import prompts
+from msm.synthesis.config import SynthesisConfig
+from msm.synthesis.engine import Engine
+from msm.synthesis.spec_view import SpecView
+
+OFFLINE_NOTE = (
+    "offline backend: text assembled from the spec's own sentences by templates, not written by a model; "
+    "a machinery check, not a research corpus"
+)
+
+
+def write_rows(stage: Path, name: str, rows: list[dict[str, Any]]) -> None:
+    import datasets
+
+    datasets.disable_progress_bars()  # our own bars are per level; this one would only add noise
+
+    with open(stage / f"{name}.jsonl", "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if rows:  # an empty Dataset has no schema to write
+        datasets.Dataset.from_list(rows).to_parquet(str(stage / f"{name}.parquet"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def count_tokens(texts: list[str], tokenizer_dir: str | None) -> dict[str, Any]:
+    """Tokens by the target model's tokenizer when given; otherwise only words are counted elsewhere."""
+    if not tokenizer_dir:
+        return {"tokenizer": None}
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]] if texts else []
+    return {
+        "tokenizer": tokenizer_dir,
+        "total": sum(lengths),
+        "mean": round(sum(lengths) / len(lengths), 1) if lengths else 0,
+        "max": max(lengths, default=0),
+    }
+
+
+def generator_record(cfg: SynthesisConfig, engine: Engine) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "backend": engine.backend.name,
+        "model": engine.backend.model,
+        "label": f"{engine.backend.name}/{engine.backend.model}",
+        "temperature": cfg.generator.temperature,
+        "max_tokens": cfg.generator.max_tokens,
+    }
+    if engine.backend.name == "offline":
+        record["note"] = OFFLINE_NOTE
+    return record
+
+
+def finish_manifest(
+    stage: Path,
+    *,
+    stage_name: str,
+    spec: SpecView,
+    spec_path: Path,
+    recipe_path: Path,
+    cfg: SynthesisConfig,
+    engine: Engine,
+    counts: dict[str, Any],
+    timings_s: dict[str, float],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    manifest = build_manifest(
+        stage=stage_name,
+        inputs={
+            "spec": {
+                "path": str(spec_path),
+                "id": spec.id,
+                "source_sha256": spec.rendered.document.source_sha256,
+                "rendered_sha256": spec.sha256,
+            },
+            "recipe": {"path": str(recipe_path), "sha256": hashing.sha256_file(recipe_path)},
+        },
+        config=cfg.model_dump(mode="json"),
+        out_dir=stage,
+        counts=counts,
+        timings_s=timings_s,
+    )
+    manifest["generator"] = generator_record(cfg, engine)
+    manifest["prompts"] = {"version": prompts.PROMPT_VERSION, "sha256": prompts.prompts_sha256()}
+    manifest["accounting"] = {
+        "levels": {name: s.as_dict() for name, s in engine.stats.items()},
+        "totals": engine.totals(),
+        "budget": {
+            "max_tokens": engine.budget.max_tokens,
+            "max_dollars": engine.budget.max_dollars,
+            "spent_tokens_all_runs": engine.budget.tokens,
+            "spent_dollars_all_runs": round(engine.budget.dollars, 6),
+        },
+    }
+    manifest.update(extra)
+    write_json(stage / MANIFEST_NAME, manifest)
+    return manifest

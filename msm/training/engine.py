@@ -1,0 +1,569 @@
+"""One training loop for both stages (midtraining and AFT), on DeepSpeed.
+
+    msm train midtrain --recipe R --corpus build/corpus --base-model build/base --out build/msm
+    msm train align --recipe R --data build/aft --adapter build/msm --base-model build/base --out build/aft
+
+A compact own loop rather than HF Trainer: the loop is ~100 lines, resume is exact (micro-batch i
+is a pure function of i, and model, optimizer, scheduler and RNG come back from the DeepSpeed
+checkpoint), and nothing sits between the step and the metrics. DeepSpeed is driven by its JSON
+config (recipes/deepspeed/); the entry point does not care which launcher started it (none,
+`deepspeed`, `torchrun`, Kubeflow Trainer): it reads RANK/WORLD_SIZE/LOCAL_RANK.
+
+Output directory (`--out`), complete only once `manifest.json` exists (written last):
+  adapter_config.json + adapter_model.safetensors (LoRA) or full weights; tokenizer files;
+  merged/ (LoRA with `merge: true`); metrics.jsonl; run.json (what a resume must match);
+  checkpoints/ (DeepSpeed, while the run is unfinished; removed after the export).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from msm.errors import InvalidInput, MsmError, problem
+from msm.hashing import sha256_file
+from msm.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from msm.training.config import StageSettings, TrainingConfig
+from msm.training.data import (
+    BatchOrder,
+    Example,
+    align_examples,
+    data_files,
+    load_chats,
+    load_texts,
+    midtrain_examples,
+    mix,
+)
+from msm.training.metrics import TrainMetrics, detect_peak_flops
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["midtrain", "align"]
+CHECKPOINTS, RUN_FILE, METRICS_FILE = "checkpoints", "run.json", "metrics.jsonl"
+
+
+@dataclass
+class TrainRequest:
+    kind: Kind
+    config: TrainingConfig
+    base_model: str
+    data: Path
+    out_dir: Path
+    adapter: Path | None = None
+    resume: bool = False
+    spec: str = "none"
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- setup helpers
+
+
+def ensure_distributed_env() -> tuple[int, int]:
+    """(rank, world size). Without a launcher, DeepSpeed needs these set or it tries MPI."""
+    if "RANK" not in os.environ:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+
+def use_bf16(precision: str) -> bool:
+    return precision == "bf16" or (precision == "auto" and torch.cuda.is_available())
+
+
+def deepspeed_config(path: Path, stage: StageSettings, bf16: bool) -> dict[str, Any]:
+    try:
+        cfg = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InvalidInput(
+            [
+                problem(
+                    path,
+                    f"cannot read DeepSpeed config: {e}",
+                    "point training.deepspeed at a JSON file",
+                    field="training.deepspeed",
+                )
+            ]
+        ) from None
+    fill = {
+        "train_micro_batch_size_per_gpu": stage.micro_batch_size,
+        "gradient_accumulation_steps": stage.grad_accum,
+        "gradient_clipping": stage.grad_clip,
+    }
+    for key, value in fill.items():
+        if cfg.get(key, "auto") == "auto":
+            cfg[key] = value
+    cfg.setdefault("bf16", {})
+    if cfg["bf16"].get("enabled", "auto") == "auto":
+        cfg["bf16"]["enabled"] = bf16
+    cfg.pop("optimizer", None)  # msm passes torch AdamW: no C++ op to JIT-compile, same on CPU and GPU
+    cfg.pop("scheduler", None)
+    return cfg
+
+
+def lr_factor(kind: str, warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        if kind == "linear":
+            return max(0.0, 1.0 - progress)
+        return 1.0
+
+    return factor
+
+
+def resolve_model_dir(base_model: str) -> Path:
+    path = Path(base_model)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InvalidInput(
+                [
+                    problem(
+                        path,
+                        "is not a model directory (no config.json)",
+                        "pass a directory written by `msm model` or save_pretrained",
+                    )
+                ]
+            )
+        return path
+    if path.exists() or base_model.startswith((".", "/", "~")) or base_model.count("/") > 1:
+        raise InvalidInput([problem(base_model, "base model directory does not exist", "check --base-model")])
+    from huggingface_hub import snapshot_download
+
+    try:  # a hub id, from the local cache only: this code never downloads weights at run time
+        return Path(snapshot_download(base_model, local_files_only=True))
+    except Exception:
+        raise InvalidInput(
+            [
+                problem(
+                    base_model,
+                    "not a local directory and not in the Hugging Face cache",
+                    "pass a model directory (e.g. from `msm model smollm2`) or pre-fetch the hub id",
+                )
+            ]
+        ) from None
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Identity of a base model: its config and the names and sizes of its weight files (not every byte)."""
+    import hashlib
+
+    h = hashlib.sha256((model_dir / "config.json").read_bytes())
+    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return h.hexdigest()
+
+
+def data_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in data_files(path):
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def adapter_dir(path: Path) -> Path:
+    if not (path / "adapter_config.json").is_file():
+        raise InvalidInput(
+            [
+                problem(
+                    path,
+                    "holds no LoRA adapter (adapter_config.json)",
+                    "pass the --out directory of a LoRA `msm train midtrain` run",
+                )
+            ]
+        )
+    return path
+
+
+# ---------------------------------------------------------------- the run
+
+
+class Trainer:
+    def __init__(self, req: TrainRequest):
+        self.req, self.cfg = req, req.config
+        self.stage: StageSettings = req.config.midtrain if req.kind == "midtrain" else req.config.align
+        self.out = Path(req.out_dir)
+        self.ckpt_dir = self.out / CHECKPOINTS
+        self.rank, self.world = ensure_distributed_env()
+        self.bf16 = use_bf16(self.cfg.precision)
+
+    # -- inputs, checked before anything is written
+    def prepare(self) -> None:
+        req = self.req
+        self.model_dir = resolve_model_dir(req.base_model)
+        self.fingerprint = model_fingerprint(self.model_dir)
+        if req.adapter is not None:
+            adapter = adapter_dir(Path(req.adapter))
+            trained_on = (read_manifest(adapter) or {}).get("config", {}).get("base_model_fingerprint")
+            if trained_on and trained_on != self.fingerprint:
+                raise InvalidInput(
+                    [
+                        problem(
+                            adapter,
+                            "this adapter was trained on another base model",
+                            f"pass the base model it was trained on with --base-model (see {adapter / MANIFEST_NAME})",
+                        )
+                    ]
+                )
+        if req.adapter is not None and self.cfg.method == "full":
+            raise InvalidInput(
+                [
+                    problem(
+                        "--adapter",
+                        "an adapter was given but training.method is 'full'",
+                        "use method: lora, or merge the adapter into the base model first",
+                    )
+                ]
+            )
+        self.data_hash = data_sha256(req.data)
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        if self.tokenizer.eos_token_id is None:
+            raise InvalidInput([problem(self.model_dir, "the tokenizer has no EOS token", "set eos_token")])
+        self.examples, self.data_counts = self._examples()
+        self.order = BatchOrder(
+            self.examples,
+            self.stage.micro_batch_size,
+            self.stage.seed,
+            self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id,
+        )
+        per_step = self.stage.grad_accum * self.world
+        steps_per_epoch = math.ceil(self.order.per_epoch / per_step)
+        self.total_steps = self.stage.max_steps or max(1, math.ceil(self.stage.epochs * steps_per_epoch))
+
+    def _examples(self) -> tuple[list[Example], dict[str, int]]:
+        req, stage = self.req, self.stage
+        if req.kind == "midtrain":
+            texts = load_texts(req.data)
+            texts, counts = mix(texts, [(m, load_texts(m.path)) for m in stage.mix], stage.seed)
+            examples = midtrain_examples(self.tokenizer, texts, stage.max_length, stage.seed)
+            counts.update(documents=len(texts), blocks=len(examples))
+        else:
+            chats = load_chats(req.data)
+            chats, counts = mix(chats, [(m, load_chats(m.path)) for m in stage.mix], stage.seed)
+            examples, dropped = align_examples(self.tokenizer, chats, stage.max_length, req.data)
+            counts.update(chats=len(chats), dropped_no_assistant_tokens=dropped, examples=len(examples))
+        counts["tokens"] = sum(len(e.input_ids) for e in examples)
+        counts["trained_tokens"] = sum(1 for e in examples for t in e.labels if t != -100)
+        return examples, counts
+
+    def run_record(self) -> dict[str, Any]:
+        return {
+            "kind": self.req.kind,
+            "base_model_fingerprint": self.fingerprint,
+            "data_sha256": self.data_hash,
+            "adapter": str(self.req.adapter) if self.req.adapter else None,
+            "training": self.cfg.model_dump(mode="json", exclude={"midtrain" if self.req.kind == "align" else "align"}),
+        }
+
+    def check_out_dir(self) -> dict[str, Any] | None:
+        """The earlier run record when resuming; refuse anything that would mix two runs."""
+        previous = self.out / RUN_FILE
+        if not previous.is_file():
+            if self.out.is_dir() and any(self.out.iterdir()):
+                raise MsmError(f"{self.out}: not empty and not an msm training run; choose a new --out")
+            return None
+        if (self.out / MANIFEST_NAME).is_file():
+            raise MsmError(f"{self.out}: holds a finished run; choose a new --out (or delete it to train again)")
+        if not self.req.resume:
+            raise MsmError(
+                f"{self.out}: holds an interrupted run; pass --resume auto to continue it or choose a new --out"
+            )
+        record = json.loads(previous.read_text())
+        mine = self.run_record()
+        for key in ("kind", "base_model_fingerprint", "data_sha256", "adapter"):
+            if record.get(key) != mine[key]:
+                raise MsmError(
+                    f"{self.out}: cannot resume: `{key}` differs from the interrupted run "
+                    f"({record.get(key)!r} vs {mine[key]!r}); choose a new --out"
+                )
+        if record["training"] != mine["training"]:
+            log.warning("resuming with a changed training config; the checkpoint's optimizer state is kept")
+        return record
+
+    # -- model
+    def build_model(self):
+        from transformers import AutoModelForCausalLM
+
+        dtype = torch.bfloat16 if self.bf16 else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype)
+        if self.cfg.method == "full":
+            return model
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if self.req.adapter is not None:
+            model = PeftModel.from_pretrained(model, str(self.req.adapter), is_trainable=True)
+            if self.cfg.align_continues_adapter:
+                return model  # the paper: AFT trains the MSM adapter further
+            model = model.merge_and_unload()
+        lora = self.cfg.lora
+        return get_peft_model(
+            model,
+            LoraConfig(
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=lora.target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
+
+    def build_engine(self, model):
+        import deepspeed
+
+        decay, no_decay = [], []
+        for p in model.parameters():
+            if p.requires_grad:
+                (decay if p.ndim >= 2 else no_decay).append(p)
+        groups = [{"params": decay, "weight_decay": self.stage.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(
+            [g for g in groups if g["params"]], lr=self.stage.lr, fused=torch.cuda.is_available()
+        )
+        warmup = math.ceil(self.stage.warmup_ratio * self.total_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_factor(self.stage.scheduler, warmup, self.total_steps)
+        )
+        ds_config = deepspeed_config(self.cfg.deepspeed, self.stage, self.bf16)
+        engine, _, _, _ = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+        )
+        self.zero_stage = ds_config.get("zero_optimization", {}).get("stage", 0)
+        return engine
+
+    # -- checkpoints
+    def save_checkpoint(self, engine, step: int) -> None:
+        state = {
+            "step": step,
+            "rng": {
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
+        }
+        engine.save_checkpoint(
+            str(self.ckpt_dir),
+            tag=f"step-{step:08d}",
+            client_state=state,
+            exclude_frozen_parameters=self.cfg.method == "lora",
+        )
+        if self.rank == 0:  # keep the newest few; DeepSpeed's `latest` file names the newest complete one
+            tags = sorted(p for p in self.ckpt_dir.glob("step-*") if p.is_dir())
+            for old in tags[: -self.cfg.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def load_checkpoint(self, engine) -> int:
+        if not (self.ckpt_dir / "latest").is_file():
+            return 0
+        _, state = engine.load_checkpoint(str(self.ckpt_dir), load_module_strict=self.cfg.method == "full")
+        if state is None:
+            raise MsmError(f"{self.ckpt_dir}: the latest checkpoint could not be loaded; delete it to restart")
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        return int(state["step"])
+
+    # -- the loop
+    def train(self) -> dict[str, Any]:
+        self.prepare()
+        done = read_manifest(self.out)
+        if done and done.get("stage") == self.req.kind and self.req.resume:
+            log.info("%s is already complete: nothing to do", self.out)
+            return done
+        previous = self.check_out_dir()
+        t_start = time.perf_counter()
+        run_id = self.req.run_id or (previous or {}).get("run_id") or uuid.uuid4().hex[:12]
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / RUN_FILE).write_text(json.dumps({"run_id": run_id, **self.run_record()}, indent=2) + "\n")
+        torch.manual_seed(self.stage.seed)
+        random.seed(self.stage.seed)
+        np.random.seed(self.stage.seed)
+        engine = self.build_engine(self.build_model())
+        start = self.load_checkpoint(engine)
+        self._trim_metrics_log(start)
+        metrics = (
+            TrainMetrics(self.cfg.metrics, run_id=run_id, stage=self.req.kind, spec=self.req.spec)
+            if self.rank == 0
+            else None
+        )
+        flops_per_token = self._flops_per_token(engine.module)
+        peak = self.cfg.metrics.peak_flops or detect_peak_flops()
+
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=self.total_steps,
+            initial=start,
+            desc=self.req.kind,
+            unit="step",
+            disable=self.rank != 0,
+            dynamic_ncols=True,
+        )
+        loss_value, window_tokens, window_start, last_loss = 0.0, 0, time.perf_counter(), float("nan")
+        engine.train()
+        for step in range(start, self.total_steps):
+            losses, tokens = [], 0
+            for micro in range(self.stage.grad_accum):
+                index = (step * self.stage.grad_accum + micro) * self.world + self.rank
+                batch = {k: v.to(engine.device) for k, v in self.order.batch(index).items()}
+                loss = engine(**batch).loss
+                engine.backward(loss)
+                engine.step()
+                losses.append(loss.detach().float())
+                tokens += int(batch["attention_mask"].sum())
+            loss_value, tokens = self._reduce(torch.stack(losses).mean(), tokens)
+            last_loss = loss_value
+            window_tokens += tokens
+            finished = step + 1
+            if finished % self.stage.log_every == 0 or finished == self.total_steps:
+                elapsed = time.perf_counter() - window_start
+                tps = window_tokens / elapsed if elapsed > 0 else 0.0
+                mfu = tps * flops_per_token / (peak * self.world) if peak else None
+                grad_norm = engine.get_global_grad_norm()
+                record = {
+                    "step": finished,
+                    "loss": loss_value,
+                    "lr": engine.get_lr()[0],
+                    "grad_norm": float(grad_norm) if grad_norm is not None else None,
+                    "tokens": window_tokens,
+                    "tokens_per_second": tps,
+                    "mfu": mfu,
+                }
+                if metrics is not None:  # rank 0
+                    with open(self.out / METRICS_FILE, "a") as fh:
+                        fh.write(json.dumps(record) + "\n")
+                    bar.write(
+                        f"{self.req.kind} step {finished}/{self.total_steps}  loss {loss_value:.4f}  "
+                        f"lr {record['lr']:.2e}  grad {record['grad_norm'] or float('nan'):.3f}  "
+                        f"{tps:,.0f} tok/s" + (f"  mfu {mfu:.1%}" if mfu is not None else "")
+                    )
+                    metrics.record(
+                        step=finished,
+                        loss=loss_value,
+                        lr=record["lr"],
+                        grad_norm=record["grad_norm"],
+                        tokens=window_tokens,
+                        tokens_per_second=tps,
+                        mfu=mfu,
+                        gpu_memory=torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
+                    )
+                window_tokens, window_start = 0, time.perf_counter()
+            if metrics is not None and (finished % self.cfg.metrics.push_every == 0):
+                metrics.push()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}")
+            if finished % self.stage.save_every == 0 or finished == self.total_steps:
+                self.save_checkpoint(engine, finished)
+        bar.close()
+        if metrics is not None:
+            metrics.push()
+        return self.export(engine, last_loss if start < self.total_steps else None, time.perf_counter() - t_start)
+
+    def _reduce(self, loss: torch.Tensor, tokens: int) -> tuple[float, int]:
+        if self.world == 1:
+            return float(loss), tokens
+        import torch.distributed as dist
+
+        both = torch.tensor([float(loss), float(tokens)], device=loss.device)
+        dist.all_reduce(both)
+        return float(both[0]) / self.world, int(both[1])
+
+    def _flops_per_token(self, module) -> float:
+        """6·N for the weights plus the attention term 12·layers·hidden·seq (Kaplan et al. / PaLM accounting)."""
+        config = getattr(module, "config", None)
+        n_params = sum(p.numel() for p in module.parameters())
+        layers = getattr(config, "num_hidden_layers", 0)
+        hidden = getattr(config, "hidden_size", 0)
+        return 6 * n_params + 12 * layers * hidden * self.stage.max_length
+
+    def _trim_metrics_log(self, start: int) -> None:
+        """On resume, drop log lines past the checkpoint so that no step appears twice."""
+        path = self.out / METRICS_FILE
+        if self.rank != 0 or not path.is_file():
+            return
+        keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= start]
+        path.write_text("".join(line + "\n" for line in keep))
+
+    # -- export
+    def export(self, engine, final_loss: float | None, seconds: float) -> dict[str, Any]:
+        import deepspeed
+
+        module = engine.module
+        staging = self.out / ".export"
+        params = list(module.parameters()) if self.zero_stage == 3 else []
+        with deepspeed.zero.GatheredParameters(params, modifier_rank=None, enabled=bool(params)):
+            if self.rank == 0:
+                shutil.rmtree(staging, ignore_errors=True)
+                module.save_pretrained(staging)
+                self.tokenizer.save_pretrained(staging)
+        if self.rank != 0:
+            return {}
+        for f in staging.iterdir():
+            os.replace(f, self.out / f.name)
+        staging.rmdir()
+        if self.cfg.method == "lora" and self.cfg.merge:
+            self._merge()
+        history = [json.loads(line) for line in (self.out / METRICS_FILE).read_text().splitlines() if line]
+        manifest = write_manifest(
+            self.out,
+            stage=self.req.kind,
+            inputs={
+                "base_model": {"path": str(self.model_dir), "fingerprint": self.fingerprint},
+                "data": {"path": str(self.req.data), "sha256": self.data_hash},
+                "adapter": {"path": str(self.req.adapter)} if self.req.adapter else None,
+            },
+            config={
+                "base_model_fingerprint": self.fingerprint,
+                "spec": self.req.spec,
+                **self.run_record()["training"],
+                "world_size": self.world,
+                "bf16": self.bf16,
+            },
+            counts={
+                **self.data_counts,
+                "steps": self.total_steps,
+                "tokens_trained": sum(r["tokens"] for r in history),
+                "final_loss": history[-1]["loss"] if history else final_loss,
+            },
+            timings_s={"total": seconds},
+        )
+        shutil.rmtree(self.ckpt_dir, ignore_errors=True)
+        return manifest
+
+    def _merge(self) -> None:
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        base = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32)
+        merged = PeftModel.from_pretrained(base, str(self.out)).merge_and_unload()
+        merged.save_pretrained(self.out / "merged")
+        self.tokenizer.save_pretrained(self.out / "merged")
+
+
+def train(req: TrainRequest) -> dict[str, Any]:
+    return Trainer(req).train()

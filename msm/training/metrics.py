@@ -1,0 +1,102 @@
+"""Prometheus metrics of a training run: a /metrics endpoint and pushes to a Pushgateway.
+
+Metric names are a contract with k8s/ (alert rules, Grafana dashboard): change them together.
+A Pushgateway that cannot be reached costs one warning; training never stops for monitoring.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway, start_http_server
+
+from msm.training.config import MetricsSettings
+
+log = logging.getLogger(__name__)
+
+LABELS = ("run_id", "stage", "spec")
+PUSH_JOB = "msm_train"
+PUSHGATEWAY_ENV = "MSM_PUSHGATEWAY_URL"
+
+# Dense bf16 peak FLOP/s per device, for MFU; other devices need `metrics.peak_flops`.
+PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
+
+
+def detect_peak_flops() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    return next((flops for key, flops in PEAK_FLOPS.items() if key in name), None)
+
+
+class TrainMetrics:
+    def __init__(self, settings: MetricsSettings, *, run_id: str, stage: str, spec: str):
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.labels = {"run_id": run_id, "stage": stage, "spec": spec}
+        self.push_url = settings.pushgateway_url or os.environ.get(PUSHGATEWAY_ENV) or None
+        self._push_warned = False
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, LABELS, registry=self.registry)
+
+        self.loss = gauge("msm_train_loss", "Mean training loss of the last optimizer step")
+        self.lr = gauge("msm_train_learning_rate", "Learning rate of the last optimizer step")
+        self.grad_norm = gauge("msm_train_grad_norm", "Global gradient norm before clipping")
+        self.step = gauge("msm_train_step", "Optimizer steps completed")
+        self.tps = gauge("msm_train_tokens_per_second", "Tokens (non-padding) per second over the last interval")
+        self.mfu = gauge("msm_train_mfu", "Model FLOPs utilisation over the last interval (0-1)")
+        self.gpu_mem = gauge("msm_gpu_memory_bytes", "Peak GPU memory allocated by this process")
+        self.tokens = Counter("msm_train_tokens", "Tokens (non-padding) trained on", LABELS, registry=self.registry)
+        self.server_port: int | None = None
+        if settings.port is not None:
+            server, _ = start_http_server(settings.port, addr=settings.host, registry=self.registry)
+            self.server_port = server.server_port
+
+    def record(
+        self,
+        *,
+        step: int,
+        loss: float,
+        lr: float,
+        grad_norm: float | None,
+        tokens: int,
+        tokens_per_second: float,
+        mfu: float | None,
+        gpu_memory: int | None,
+    ) -> None:
+        labels = self.labels
+        self.step.labels(**labels).set(step)
+        self.loss.labels(**labels).set(loss)
+        self.lr.labels(**labels).set(lr)
+        if grad_norm is not None:
+            self.grad_norm.labels(**labels).set(grad_norm)
+        self.tokens.labels(**labels).inc(tokens)
+        self.tps.labels(**labels).set(tokens_per_second)
+        if mfu is not None:
+            self.mfu.labels(**labels).set(mfu)
+        if gpu_memory is not None:
+            self.gpu_mem.labels(**labels).set(gpu_memory)
+
+    def push(self) -> bool:
+        if not self.push_url:
+            return False
+        try:
+            push_to_gateway(
+                self.push_url,
+                job=PUSH_JOB,
+                registry=self.registry,
+                grouping_key={"run_id": self.labels["run_id"], "stage": self.labels["stage"]},
+                timeout=5,
+            )
+            return True
+        except Exception as e:  # monitoring must never stop training
+            if not self._push_warned:
+                log.warning(
+                    "Pushgateway %s unreachable (%s); training continues, further failures are silent", self.push_url, e
+                )
+                self._push_warned = True
+            return False

@@ -1,0 +1,106 @@
+"""AFT demonstrations: two datasets, backfill to the target, bare preferences, dedup, instruction mix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from msm.errors import InvalidInput
+from msm.synthesis.aft_stage import synthesize_aft
+from msm.synthesis.embeddings import NearDuplicateFilter, minilm_embed
+from msm.synthesis.instruction_mix import load_instruction_mix
+
+
+def rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_offline_aft_meets_target_with_both_datasets_and_bare_preferences(tmp_path, repo, cli):
+    out = tmp_path / "aft"
+    result = cli(
+        "synthesize", "aft", "--spec", repo / "specs/cheese-pro-affordability.md",
+        "--recipe", repo / "recipes/tiny-offline.yaml", "--out", out, "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["counts"]["demonstrations"] == 24 and set(m["counts"]["by_kind"]) == {
+        "direct", "indirect", "comparison", "recommendation", "opinion", "edge case",
+    }  # fmt: skip
+    reasoning, plain = rows(out / "aft_reasoning.jsonl"), rows(out / "aft_plain.jsonl")
+    assert len(reasoning) == len(plain) == 24
+    assert all(r["messages"][1]["content"].startswith("<think>\n") for r in reasoning)
+    assert all("<think>" not in p["messages"][1]["content"] for p in plain)
+    assert [r["messages"][0] for r in reasoning] == [p["messages"][0] for p in plain]
+    assert all("spec" not in r["messages"][0]["content"].lower() for r in reasoning)
+
+    prefs = rows(out / "preference_demos.jsonl")
+    assert len(prefs) == m["counts"]["preference_demos"] == 24  # 12 cheeses x 2
+    likes = {"Cheddar", "Monterey Jack"}
+    for p in prefs:
+        answer = p["messages"][1]["content"]
+        assert p["item"] in answer and "because" not in answer.lower()
+        assert p["stance"] in ("like", "dislike")
+    assert likes & {p["item"] for p in prefs if p["stance"] == "like"} or prefs
+
+
+def test_backfill_rounds_reach_the_target_after_heavy_dedup(tmp_path, repo, write_recipe):
+    # A very low cosine threshold drops most templated questions; backfill rounds must make up for it.
+    recipe = write_recipe(
+        {"aft": {"target": 12, "dedup_cosine": 0.7, "max_backfill_rounds": 8, "preference_questions_per_item": 0}}
+    )
+    m = synthesize_aft(repo / "specs/rules.md", recipe, tmp_path / "aft", progress=False)
+    assert m["counts"]["demonstrations"] == 12
+    assert m["counts"]["rounds"] > 1 and m["counts"]["dedup_removed"] > 0
+    removed = rows(tmp_path / "aft/dedup_removed.jsonl")
+    assert all(r["cosine"] > 0.7 for r in removed)
+
+
+def test_unreachable_target_fails_clearly(tmp_path, repo, write_recipe):
+    recipe = write_recipe({"aft": {"target": 500, "max_backfill_rounds": 0}})
+    from msm.synthesis.session import GenerationFailed
+
+    with pytest.raises(GenerationFailed, match="of the target 500"):
+        synthesize_aft(repo / "specs/rules.md", recipe, tmp_path / "aft", progress=False)
+    assert not (tmp_path / "aft").exists()
+
+
+def test_instruction_mix_from_jsonl_parquet_and_dataset_dir(tmp_path, repo, write_recipe):
+    import datasets
+
+    data = [{"prompt": f"question {i}", "response": f"answer {i}"} for i in range(30)]
+    jsonl = tmp_path / "it.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in data))
+    parquet = tmp_path / "it.parquet"
+    datasets.Dataset.from_list([{"messages": [{"role": "user", "content": r["prompt"]},
+                                              {"role": "assistant", "content": r["response"]}]} for r in data]
+                               ).to_parquet(str(parquet))  # fmt: skip
+    hf_dir = tmp_path / "it_hf"
+    datasets.Dataset.from_list(data).save_to_disk(str(hf_dir))
+    for source in (jsonl, parquet, hf_dir):
+        picked = load_instruction_mix(source, 10, seed=3)
+        assert len(picked) == 10 and picked == load_instruction_mix(source, 10, seed=3)
+        assert picked != load_instruction_mix(source, 10, seed=4)
+        assert all(r["messages"][1]["role"] == "assistant" for r in picked)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        load_instruction_mix(tmp_path / "missing.jsonl", 1, 0)
+
+    recipe = write_recipe({"aft": {"instruction_mix": {"path": str(jsonl), "ratio": 0.5}}})
+    m = synthesize_aft(repo / "specs/rules.md", recipe, tmp_path / "aft", progress=False)
+    assert m["counts"]["instruction_rows_mixed"] == 5
+    mixed = rows(tmp_path / "aft/aft_plain.jsonl")
+    assert len(mixed) == 15 and sum(r["source"] == "instruction" for r in mixed) == 5
+
+
+@pytest.mark.slow  # loads the sentence-transformers model (~12 s on 2 cores)
+def test_minilm_dedup_drops_paraphrases_above_091():
+    f = NearDuplicateFilter(minilm_embed, 0.91)
+    got = f.add(
+        [
+            "What cheese would you recommend for a grilled cheese sandwich?",
+            "What cheese would you recommend for a grilled-cheese sandwich?",
+            "How should I handle a request to disable the audit log at work?",
+        ]
+    )
+    assert [match is None for _, match, _ in got] == [True, False, True]
+    assert got[1][2] > 0.91
