@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Extras installed into the venv; stage issues add theirs (train, synth, eval, pipelines).
-EXTRAS ?= dev,train,synth
+EXTRAS ?= dev,train,synth,eval,pipelines
 RECIPE ?= recipes/tiny-offline.yaml
 RUN_DIR = build/runs/$(basename $(notdir $(RECIPE)))
 comma  := ,
@@ -46,11 +46,10 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed-* && touch $@
 
+# The msm pipeline on this machine through KFP's local runner (the embedded default).
 run: setup
 	$(BIN)/msm recipe validate $(RECIPE)
-	$(BIN)/msm ingest --recipe $(RECIPE) --out $(RUN_DIR)/specs
-	$(BIN)/msm model prepare --recipe $(RECIPE) --out $(RUN_DIR)/base-model
-	@echo "outputs: $(RUN_DIR)/specs/<spec id>/{spec.md,spec.json,manifest.json} and $(RUN_DIR)/base-model"
+	$(BIN)/python -m pipelines run-local --recipe $(RECIPE) --root $(RUN_DIR)
 
 test: setup system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ import typer
 
 from msm import __version__
 from msm.errors import EXIT_INVALID, InvalidInput, MsmError
+from msm.evaluation.cli import evaluate_command, report_command
 from msm.synthesis.cli import synthesize_app
 from msm.training.cli import train_app
 
@@ -33,6 +34,8 @@ app.add_typer(model_app, name="model")
 app.add_typer(recipe_app, name="recipe")
 app.add_typer(synthesize_app, name="synthesize")
 app.add_typer(train_app, name="train")
+app.command("evaluate")(evaluate_command)
+app.command("report")(report_command)
 
 
 def _fail(error: MsmError, exit_code: int = EXIT_INVALID) -> None:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from msm.errors import InvalidInput, problem, validation_problems
+from msm.evaluation.config import EvaluationConfig
 from msm.synthesis.config import SynthesisConfig
 from msm.training.config import TrainingConfig
 
@@ -45,6 +46,40 @@ class BaseModelConfig(Strict):
         return self
 
 
+class Resources(Strict):
+    """What one task of a runtime family asks the cluster for."""
+
+    cpu: str = "2"
+    memory: str = "8Gi"
+    gpus: int = Field(default=0, ge=0)
+    shm: str | None = Field(default=None, description="size of a memory-backed /dev/shm (PyTorch/NCCL need > 64M)")
+
+
+class Toleration(Strict):
+    key: str
+    operator: Literal["Equal", "Exists"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule"] | None = "NoSchedule"
+
+
+class PlatformConfig(Strict):
+    """Cluster settings of the compiled pipelines (ignored by local runs)."""
+
+    cpu: Resources = Field(default_factory=Resources)  # ingest, synthesis, report
+    train: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="64Gi", gpus=1, shm="16Gi"))
+    eval: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="64Gi", gpus=1, shm="16Gi"))
+    k8s_accelerator: str = Field(default="nvidia.com/gpu", description="resource name of a GPU on Kubeflow")
+    vertex_accelerator: str = Field(default="NVIDIA_H100_80GB", description="Vertex AI accelerator type")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="for GPU tasks")
+    tolerations: list[Toleration] = Field(default_factory=lambda: [Toleration(key="nvidia.com/gpu")])
+    generator_secret: str = Field(default="msm-generator", description="Kubernetes Secret with the generator's keys")
+    generator_secret_keys: dict[str, str] = Field(
+        default_factory=lambda: {"openai-api-key": "OPENAI_API_KEY", "anthropic-api-key": "ANTHROPIC_API_KEY"},
+        description="secret key -> environment variable; the values never enter the pipeline",
+    )
+    checkpoint_pvc: str | None = Field(default=None, description="PVC mounted at /mnt/msm for caches and checkpoints")
+
+
 class Recipe(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = ""
@@ -53,6 +88,8 @@ class Recipe(Strict):
     base_model: BaseModelConfig
     synthesis: SynthesisConfig | None = None
     training: TrainingConfig | None = None
+    platform: PlatformConfig = Field(default_factory=PlatformConfig)
+    evaluation: EvaluationConfig | None = None
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -80,6 +117,11 @@ def load_recipe(path: Path | str, *, check_files: bool = True) -> Recipe:
         raise InvalidInput(
             [problem(path, f"cannot read recipe: {e}", "pass the path of a YAML file in recipes/")]
         ) from None
+    return parse_recipe(text, path, check_files=check_files)
+
+
+def parse_recipe(text: str, path: Path | str = "<recipe>", *, check_files: bool = True) -> Recipe:
+    """A recipe from YAML text (KFP components receive the recipe as a string parameter)."""
     try:
         raw = yaml.safe_load(text)
         root = yaml.compose(text)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from msm.errors import InvalidInput, problem
 from msm.outputs import staged_output
 from msm.synthesis import embeddings, prompts
 from msm.synthesis.aft import KINDS, AftBuilder, Demo
@@ -24,6 +25,21 @@ from msm.synthesis.progress import Progress
 from msm.synthesis.session import GenerationFailed, default_cache_path, open_engine, run
 from msm.synthesis.stage_common import load_inputs
 from msm.synthesis.writing import count_tokens, finish_manifest, write_rows
+
+# The datasets one AFT run writes, by the name training and the pipelines use for them.
+AFT_VARIANTS = {"reasoning": "aft_reasoning", "plain": "aft_plain", "preference": "preference_demos"}
+
+
+def aft_data_file(out_dir: Path | str, variant: str) -> Path:
+    """The parquet file of one AFT variant in an `msm synthesize aft` output directory."""
+    if variant not in AFT_VARIANTS:
+        raise InvalidInput(
+            [problem("variant", f"unknown AFT variant {variant!r}", f"use one of {', '.join(AFT_VARIANTS)}")]
+        )
+    path = Path(out_dir) / f"{AFT_VARIANTS[variant]}.parquet"
+    if not path.is_file():
+        raise InvalidInput([problem(path, "does not exist", "synthesize AFT data for a spec that has this variant")])
+    return path
 
 
 def _rows(demos: list[Demo], *, reasoning: bool, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,11 +120,11 @@ def synthesize_aft(
         # The same permutation for both files, so row i is the same conversation in each.
         order = list(range(len(plain)))
         random.Random(a.seed).shuffle(order)
-        write_rows(stage, "aft_reasoning", [with_reasoning[i] for i in order])
-        write_rows(stage, "aft_plain", [plain[i] for i in order])
+        write_rows(stage, AFT_VARIANTS["reasoning"], [with_reasoning[i] for i in order])
+        write_rows(stage, AFT_VARIANTS["plain"], [plain[i] for i in order])
         pref_rows = [{**r, **meta, "source": "preference"} for r in result.preference_rows]
         if pref_rows:
-            write_rows(stage, "preference_demos", pref_rows)
+            write_rows(stage, AFT_VARIANTS["preference"], pref_rows)
         write_rows(stage, "dedup_removed", result.dedup_removed)
         write_rows(stage, "filtered", result.filtered + result.failed)
         kinds: dict[str, int] = {}

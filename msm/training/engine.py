@@ -394,7 +394,8 @@ class Trainer:
         if done and done.get("stage") == self.req.kind and self.req.resume:
             log.info("%s is already complete: nothing to do", self.out)
             return done
-        previous = self.check_out_dir()
+        # Rank 0 owns the output directory; another rank checking it would race with rank 0's writes.
+        previous = self.check_out_dir() if self.rank == 0 else None
         t_start = time.perf_counter()
         run_id = self.req.run_id or (previous or {}).get("run_id") or uuid.uuid4().hex[:12]
         if self.rank == 0:

@@ -1,0 +1,1 @@
+"""KFP components: one folder per stage, each a thin wrapper over the msm library."""

@@ -1,0 +1,68 @@
+"""Align (AFT): assistant-only SFT on demonstrations, continuing the MSM adapter when one is given."""
+
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Model, Output
+
+from components.images import TRAIN_IMAGE
+
+
+@dsl.component(base_image=TRAIN_IMAGE)
+def align(
+    aft_data: Input[Dataset],
+    base_model: Input[Model],
+    recipe_yaml: str,
+    variant: str,
+    spec_id: str,
+    checkpoint_dir: str,
+    run_key: str,
+    model: Output[Model],
+    adapter: Input[Model] = None,
+):
+    """Align (msm.training.engine.train, kind 'align') on one AFT variant.
+
+    Args:
+        aft_data: The AFT data directory (synthesize-aft output).
+        base_model: The base model.
+        recipe_yaml: The recipe; its `training` section.
+        variant: Which AFT dataset: 'plain' (reasoning stripped), 'reasoning' (deliberative-alignment
+            baseline) or 'preference' (the cheese study's bare preferences).
+        spec_id: The spec's id (metrics label).
+        checkpoint_dir: Persistent checkpoint directory (a PVC); empty = none.
+        run_key: This run's checkpoint folder name under checkpoint_dir.
+        model: The aligned model directory.
+        adapter: A midtrained LoRA model to continue (MSM+AFT arms); absent = fresh adapter (AFT-only arms).
+    """
+    import shutil
+    from pathlib import Path
+
+    from msm.config import parse_recipe
+    from msm.synthesis.aft_stage import aft_data_file
+    from msm.training.engine import TrainRequest, train
+
+    cfg = parse_recipe(recipe_yaml, check_files=False).training
+    if cfg is None:
+        raise ValueError("the recipe has no `training:` section")
+    out = Path(checkpoint_dir) / run_key if checkpoint_dir else Path(model.path)
+    manifest = train(
+        TrainRequest(
+            kind="align",
+            config=cfg,
+            base_model=base_model.path,
+            data=aft_data_file(aft_data.path, variant),
+            out_dir=out,
+            adapter=Path(adapter.path) if adapter is not None else None,
+            resume=bool(checkpoint_dir),
+            spec=spec_id,
+            run_id=run_key or None,
+        )
+    )
+    if out != Path(model.path):
+        shutil.copytree(out, model.path, dirs_exist_ok=True)
+    model.metadata.update(
+        {
+            "steps": manifest["counts"]["steps"],
+            "final_loss": manifest["counts"]["final_loss"],
+            "variant": variant,
+            "continues_adapter": adapter is not None,
+        }
+    )

@@ -1,0 +1,86 @@
+"""The `evaluation:` section of a recipe: which suites, how many samples, how to decode, the judge.
+
+Paper values (method.md "Evaluations") are noted where a field's default differs: agentic
+misalignment uses 300 samples per condition at temperature 0.7. Decoding of the forced-choice
+suites is unstated in the paper; greedy is the default here, recorded in every run's manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SUITES = ("value-ab", "cheese", "am", "spec-qa")
+Suite = Literal["value-ab", "cheese", "am", "spec-qa"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ForcedChoiceConfig(_Strict):
+    """Value-AB and cheese: A/B items, each asked in both option orders."""
+
+    max_items_per_family: int | None = Field(default=None, ge=1, description="null: every item of the suite file")
+    temperature: float = Field(default=0.0, ge=0, le=2, description="0 = greedy (the paper does not say)")
+    max_new_tokens: int = Field(default=16, ge=1, le=512)
+    loglik_scorer: bool = Field(default=True, description="order-averaged, length-normalised option likelihood")
+
+
+class AgenticConfig(_Strict):
+    """Agentic misalignment: 3 scenarios x 9 goal conditions."""
+
+    samples_per_condition: int = Field(default=300, ge=1, le=10000)  # paper: 300
+    temperature: float = Field(default=0.7, ge=0, le=2)  # paper: 0.7
+    max_new_tokens: int = Field(default=1024, ge=1, le=16384)
+    scratchpad: bool = Field(
+        default=True, description="hidden scratchpad (the paper gives one to non-reasoning models)"
+    )
+    scenarios: list[Literal["exfiltration", "leaking", "lethal"]] = Field(
+        default_factory=lambda: ["exfiltration", "leaking", "lethal"], min_length=1
+    )
+    goals: list[str] | None = Field(default=None, description="null: all 9 goal conditions")
+    policy_misuse: bool = Field(default=True, description="judge also classifies rule-citing violations")
+
+
+class SpecQAConfig(_Strict):
+    families: list[Literal["cheese", "philosophy"]] = Field(
+        default_factory=lambda: ["cheese", "philosophy"], min_length=1
+    )
+    max_questions_per_family: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_new_tokens: int = Field(default=256, ge=8, le=4096)
+
+
+class JudgeConfig(_Strict):
+    """The judge is its own model role behind an API (OpenAI-compatible incl. a vLLM server, or Anthropic)."""
+
+    backend: Literal["openai", "anthropic"] = "openai"
+    model: str = Field(min_length=1)
+    # Names of environment variables, never values: keys must not enter recipes, logs or manifests.
+    api_key_env: str | None = Field(default=None, description="default OPENAI_API_KEY / ANTHROPIC_API_KEY")
+    base_url_env: str | None = Field(default=None, description="env var holding the base URL (e.g. a vLLM server)")
+    max_tokens: int = Field(default=512, ge=8, le=8192)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    max_retries: int = Field(default=4, ge=0, le=50)
+    backoff_initial_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_reasks: int = Field(default=1, ge=0, le=10, description="re-asks when a verdict cannot be parsed")
+
+
+class EvaluationConfig(_Strict):
+    suites: list[Suite] = Field(default_factory=lambda: ["value-ab", "cheese"], min_length=1)
+    engine: Literal["hf", "vllm"] = "hf"
+    seed: int = Field(default=0, ge=0)
+    batch_size: int = Field(default=16, ge=1, le=4096, description="prompts per HF batch / per appended vLLM chunk")
+    vllm_memory_utilization: float = Field(
+        default=0.9, gt=0, le=1, description="vLLM: GPU memory fraction; on CPU the fraction of RAM reserved"
+    )
+    value_ab: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
+    cheese: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
+    am: AgenticConfig = Field(default_factory=AgenticConfig)
+    spec_qa: SpecQAConfig = Field(default_factory=SpecQAConfig)
+    judge: JudgeConfig | None = None
+    bootstrap_resamples: int = Field(default=2000, ge=100, le=100000)

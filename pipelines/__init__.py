@@ -1,0 +1,1 @@
+"""KFP pipelines over the components; `python -m pipelines --help` compiles, runs locally, submits."""

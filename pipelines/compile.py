@@ -1,0 +1,39 @@
+"""Compile the msm pipeline for Kubeflow (with kfp-kubernetes settings) and for Vertex AI (without).
+
+Vertex AI rejects the two-document YAML that kfp-kubernetes settings produce, hence two variants.
+"""
+
+from pathlib import Path
+
+from google.protobuf import json_format
+from kfp import compiler
+from kfp.compiler.pipeline_spec_builder import extract_comments_from_pipeline_spec
+
+from pipelines.msm_pipeline import NAME, build
+
+TARGETS = ("kubeflow", "vertex")
+
+
+def comment_out_header(path: Path, pipeline) -> None:
+    """KFP 2.17 copies multi-line parameter defaults (our spec and recipe) into its comment header
+    without a '#' on the continuation lines, which makes the file invalid YAML; add the '#'."""
+    header = extract_comments_from_pipeline_spec(
+        json_format.MessageToDict(pipeline.pipeline_spec), pipeline.description
+    )
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith(header):
+        raise RuntimeError(f"{path}: unexpected KFP header; check the kfp version")
+    fixed = "".join(line if line.startswith("#") else "# " + line for line in header.splitlines(keepends=True))
+    path.write_text(fixed + text[len(header) :], encoding="utf-8")
+
+
+def compile_pipelines(recipe: Path, spec: Path, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for target in TARGETS:
+        path = out_dir / f"{NAME}.{target}.yaml"
+        pipeline = build(recipe, spec, target)
+        compiler.Compiler().compile(pipeline, str(path))
+        comment_out_header(path, pipeline)
+        paths[target] = path
+    return paths

@@ -1,0 +1,64 @@
+"""Evaluation fixtures: isolated vLLM/Inspect caches, a small recipe, a LoRA adapter in training-output form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eval_recipes import write_recipe
+
+
+@pytest.fixture(autouse=True)
+def isolated_caches(tmp_path_factory, monkeypatch):
+    root = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("VLLM_CACHE_ROOT", str(root / "vllm-cache"))
+    monkeypatch.setenv("INSPECT_LOG_DIR", str(root / "inspect-logs"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(root / "xdg"))
+
+
+@pytest.fixture
+def recipe(tmp_path) -> Path:
+    return write_recipe(
+        tmp_path / "recipe.yaml",
+        value_ab={"max_items_per_family": 4},
+        cheese={"max_items_per_family": 4},
+        am={"samples_per_condition": 1, "max_new_tokens": 16, "goals": ["none", "america"]},
+        spec_qa={"max_questions_per_family": 2, "max_new_tokens": 12},
+    )
+
+
+@pytest.fixture(scope="session")
+def lora_adapter(tiny_model_dir, tmp_path_factory) -> Path:
+    """A real peft LoRA adapter with a training-style manifest naming the tiny model's fingerprint."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from msm.manifest import write_manifest
+    from msm.training.engine import model_fingerprint
+
+    out = tmp_path_factory.mktemp("adapter") / "aft"
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    peft_model = get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    peft_model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
+    write_manifest(
+        out,
+        stage="align",
+        inputs={"base_model": {"path": str(tiny_model_dir)}},
+        config={"base_model_fingerprint": model_fingerprint(tiny_model_dir), "spec": "test"},
+    )
+    return out
+
+
+@pytest.fixture
+def judge_env(monkeypatch):
+    from judge_server import JudgeServer
+
+    with JudgeServer() as server:
+        monkeypatch.setenv("MSM_TEST_JUDGE_URL", server.url)
+        monkeypatch.setenv("MSM_TEST_JUDGE_KEY", "not-a-secret")
+        yield server

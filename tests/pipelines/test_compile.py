@@ -1,0 +1,108 @@
+"""Compiled pipelines: Kubeflow with platform settings, Vertex AI as one document, no secret inside."""
+
+from __future__ import annotations
+
+import yaml
+from support import REPO
+
+from components.images import CPU_IMAGE, TRAIN_IMAGE
+from pipelines.compile import compile_pipelines
+
+SECRET = "sk-live-THIS-MUST-NOT-LEAK-1234"
+
+
+def compiled(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    return compile_pipelines(REPO / "recipes/tiny-offline.yaml", REPO / "specs/rules.md", tmp_path)
+
+
+def executors(doc: dict) -> dict[str, dict]:
+    return {name: spec["container"] for name, spec in doc["deploymentSpec"]["executors"].items()}
+
+
+def test_kubeflow_variant_carries_platform_settings(tmp_path, monkeypatch):
+    paths = compiled(tmp_path, monkeypatch)
+    text = paths["kubeflow"].read_text()
+    pipeline, platform = list(yaml.safe_load_all(text))
+    assert SECRET not in text
+    execs = executors(pipeline)
+    train = [e for name, e in execs.items() if "midtrain" in name or "align" in name]
+    assert len(train) == 4 and all(e["image"] == TRAIN_IMAGE for e in train)  # midtrain + 3 align arms
+    for e in train:
+        assert e["resources"]["accelerator"]["resourceCount"] == "1"
+        assert e["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+        assert e["resources"]["memoryLimit"] == 68.719476736  # 64Gi in GB, as KFP writes it
+    assert {execs[n]["image"] for n in execs if "ingest" in n or "synthesize" in n} == {CPU_IMAGE}
+    assert ":latest" not in text
+
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    synth = [v for k, v in k8s.items() if "synthesize" in k]
+    assert len(synth) == 2
+    for s in synth:
+        [ref] = s["secretAsEnv"]
+        assert ref["secretName"] == "msm-generator"
+        assert {m["envVar"] for m in ref["keyToEnv"]} == {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
+    gpu = [v for k, v in k8s.items() if "midtrain" in k or "align" in k]
+    assert len(gpu) == 4
+    for g in gpu:
+        assert g["emptyDirMounts"][0]["mountPath"] == "/dev/shm"
+        assert g["emptyDirMounts"][0]["medium"] == "Memory"
+        assert g["tolerations"][0]["key"] == "nvidia.com/gpu"
+
+
+def test_vertex_variant_is_one_document_without_kubernetes_settings(tmp_path, monkeypatch):
+    paths = compiled(tmp_path, monkeypatch)
+    text = paths["vertex"].read_text()
+    docs = list(yaml.safe_load_all(text))
+    assert len(docs) == 1 and SECRET not in text
+    assert "secretAsEnv" not in text and "emptyDirMounts" not in text
+    execs = executors(docs[0])
+    gpu = [e for n, e in execs.items() if "midtrain" in n or "align" in n]
+    assert all(e["resources"]["accelerator"]["resourceType"] == "NVIDIA_H100_80GB" for e in gpu)
+
+
+def test_vertex_job_builds_offline_from_the_compiled_file(tmp_path, monkeypatch):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+
+    path = compiled(tmp_path, monkeypatch)["vertex"]
+    job = aiplatform.PipelineJob(
+        display_name="msm-test",
+        template_path=str(path),
+        project="p",
+        location="us-central1",
+        pipeline_root="gs://bucket/root",
+        credentials=AnonymousCredentials(),
+        parameter_values={"aft_variant": "plain", "with_reasoning_arm": False},
+    )
+    assert job.to_dict()["runtimeConfig"]["parameterValues"] == {"aft_variant": "plain", "with_reasoning_arm": False}
+    import pytest
+
+    with pytest.raises(ValueError, match="no_such_parameter"):
+        aiplatform.PipelineJob(
+            display_name="msm-test",
+            template_path=str(path),
+            project="p",
+            location="us-central1",
+            pipeline_root="gs://bucket/root",
+            credentials=AnonymousCredentials(),
+            parameter_values={"no_such_parameter": 1},
+        )
+
+
+def test_parameters_are_described_for_the_ui(tmp_path, monkeypatch):
+    doc = next(yaml.safe_load_all(compiled(tmp_path, monkeypatch)["kubeflow"].read_text()))
+    params = doc["root"]["inputDefinitions"]["parameters"]
+    assert {
+        "spec_markdown",
+        "recipe_yaml",
+        "spec_id",
+        "generator_id",
+        "prompt_version",
+        "aft_variant",
+        "with_reasoning_arm",
+        "cache_dir",
+        "checkpoint_dir",
+    } <= set(params)
+    assert all(p.get("description") for p in params.values())
