@@ -21,7 +21,7 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export MSM_CACHE_DIR ?= $(CURDIR)/.cache/msm
 
-.PHONY: setup system-deps run test test-fast lint fmt lock clean
+.PHONY: setup system-deps run pipeline schedule test test-fast lint fmt lock clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,15 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 run: setup
 	$(BIN)/msm recipe validate $(RECIPE)
 	$(BIN)/python -m pipelines run-local --recipe $(RECIPE) --root $(RUN_DIR)
+
+# Compile and submit to Kubeflow (KFP_HOST) or, with MSM_BACKEND=vertex, to Vertex AI (MSM_VERTEX_*).
+pipeline: setup
+	$(BIN)/python -m pipelines submit --recipe $(RECIPE) $(if $(SPEC),--spec $(SPEC))
+
+# A recurring run: CRON in KFP's six-field form, or Vertex's five-field form with MSM_BACKEND=vertex.
+CRON ?= 0 0 3 * * *
+schedule: setup
+	$(BIN)/python -m pipelines schedule --recipe $(RECIPE) $(if $(SPEC),--spec $(SPEC)) --cron "$(CRON)"
 
 test: setup system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -57,5 +57,97 @@ def run_local_cmd(
     typer.echo(f"pipeline finished in {result['seconds']} s; outputs: {result['run_dir']}/outputs.json")
 
 
+Backend = Annotated[str, typer.Option(envvar="MSM_BACKEND", help="kfp (KFP_HOST) or vertex (MSM_VERTEX_*).")]
+Params = Annotated[list[str] | None, typer.Option("--param", help="Pipeline parameter NAME=VALUE (repeatable).")]
+
+
+def _params(pairs: list[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        out[name] = value
+    return out
+
+
+@app.command("submit")
+def submit_cmd(
+    recipe: RecipeOpt,
+    spec: SpecOpt = None,
+    backend: Backend = "kfp",
+    experiment: Annotated[str, typer.Option(help="KFP experiment.")] = "msm",
+    run_name: Annotated[str | None, typer.Option(help="Run name [default: msm-<spec id>].")] = None,
+    param: Params = None,
+    out: Annotated[Path, typer.Option(help="Where the compiled files go.")] = Path("build/pipelines"),
+) -> None:
+    """Compile, upload a pipeline version and start a run (what `make pipeline` calls)."""
+    from msm.cli import _fail
+    from msm.spec import load_source
+    from pipelines.compile import compile_pipelines
+    from pipelines.submit import submit_kfp, submit_vertex, typed_params
+
+    try:
+        spec = spec or default_spec(recipe)
+        paths = compile_pipelines(recipe, spec, out)
+        name = run_name or f"msm-{load_source(spec).front.id}"
+        if backend == "vertex":
+            done = submit_vertex(
+                paths["vertex"], display_name=name, params=typed_params(paths["vertex"], _params(param))
+            )
+        elif backend == "kfp":
+            done = submit_kfp(
+                paths["kubeflow"],
+                experiment=experiment,
+                run_name=name,
+                params=typed_params(paths["kubeflow"], _params(param)),
+            )
+        else:
+            raise MsmError(f"unknown backend {backend!r}\n    fix: use --backend kfp or vertex (or MSM_BACKEND)")
+    except MsmError as e:
+        _fail(e)
+    typer.echo(f"submitted to {done.backend}: {done.id} {json.dumps(done.details)}")
+
+
+@app.command("schedule")
+def schedule_cmd(
+    recipe: RecipeOpt,
+    cron: Annotated[
+        str,
+        typer.Option(help="KFP: six fields, seconds first ('0 0 3 * * *'); Vertex: five, optionally 'TZ=UTC ' first."),
+    ],
+    spec: SpecOpt = None,
+    backend: Backend = "kfp",
+    experiment: Annotated[str, typer.Option(help="KFP experiment.")] = "msm-scheduled",
+    name: Annotated[str, typer.Option(help="Schedule name.")] = "msm-scheduled",
+    param: Params = None,
+    out: Annotated[Path, typer.Option(help="Where the compiled files go.")] = Path("build/pipelines"),
+) -> None:
+    """Compile and create a recurring run (KFP) or a PipelineJobSchedule (Vertex AI)."""
+    from msm.cli import _fail
+    from pipelines.compile import compile_pipelines
+    from pipelines.submit import schedule_kfp, schedule_vertex, typed_params
+
+    try:
+        paths = compile_pipelines(recipe, spec or default_spec(recipe), out)
+        if backend == "vertex":
+            done = schedule_vertex(
+                paths["vertex"], display_name=name, cron=cron, params=typed_params(paths["vertex"], _params(param))
+            )
+        elif backend == "kfp":
+            done = schedule_kfp(
+                paths["kubeflow"],
+                experiment=experiment,
+                name=name,
+                cron=cron,
+                params=typed_params(paths["kubeflow"], _params(param)),
+            )
+        else:
+            raise MsmError(f"unknown backend {backend!r}\n    fix: use --backend kfp or vertex (or MSM_BACKEND)")
+    except MsmError as e:
+        _fail(e)
+    typer.echo(f"scheduled on {done.backend}: {done.id} {json.dumps(done.details)}")
+
+
 if __name__ == "__main__":
     app(prog_name="python -m pipelines")
