@@ -43,14 +43,13 @@ def run_local_cmd(
     recipe: RecipeOpt,
     spec: SpecOpt = None,
     root: Annotated[Path, typer.Option(help="Pipeline root for the local runner.")] = Path("build/kfp-local"),
-    reasoning_arm: Annotated[bool, typer.Option(help="Also train the AFT-with-reasoning arm.")] = True,
 ) -> None:
     """Run the msm pipeline here through KFP's SubprocessRunner (no cluster, no images)."""
     from msm.cli import _fail
     from pipelines.local import run_local
 
     try:
-        result = run_local(recipe, spec or default_spec(recipe), root, with_reasoning_arm=reasoning_arm)
+        result = run_local(recipe, spec or default_spec(recipe), root)
     except MsmError as e:
         _fail(e)
     (Path(result["run_dir"]) / "outputs.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -71,6 +70,18 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _compiled(recipe: Path, spec: Path | None, out: Path, backend: str, param: list[str] | None):
+    """(the compiled package for the backend, its typed parameters)."""
+    from pipelines.compile import compile_pipelines
+    from pipelines.submit import typed_params
+
+    if backend not in ("kfp", "vertex"):
+        raise MsmError(f"unknown backend {backend!r}\n    fix: use --backend kfp or vertex (or MSM_BACKEND)")
+    paths = compile_pipelines(recipe, spec or default_spec(recipe), out)
+    package = paths["vertex" if backend == "vertex" else "kubeflow"]
+    return package, typed_params(package, _params(param))
+
+
 @app.command("submit")
 def submit_cmd(
     recipe: RecipeOpt,
@@ -84,26 +95,15 @@ def submit_cmd(
     """Compile, upload a pipeline version and start a run (what `make pipeline` calls)."""
     from msm.cli import _fail
     from msm.spec import load_source
-    from pipelines.compile import compile_pipelines
-    from pipelines.submit import submit_kfp, submit_vertex, typed_params
+    from pipelines.submit import submit_kfp, submit_vertex
 
     try:
-        spec = spec or default_spec(recipe)
-        paths = compile_pipelines(recipe, spec, out)
-        name = run_name or f"msm-{load_source(spec).front.id}"
+        package, params = _compiled(recipe, spec, out, backend, param)
+        name = run_name or f"msm-{load_source(spec or default_spec(recipe)).front.id}"
         if backend == "vertex":
-            done = submit_vertex(
-                paths["vertex"], display_name=name, params=typed_params(paths["vertex"], _params(param))
-            )
-        elif backend == "kfp":
-            done = submit_kfp(
-                paths["kubeflow"],
-                experiment=experiment,
-                run_name=name,
-                params=typed_params(paths["kubeflow"], _params(param)),
-            )
+            done = submit_vertex(package, display_name=name, params=params)
         else:
-            raise MsmError(f"unknown backend {backend!r}\n    fix: use --backend kfp or vertex (or MSM_BACKEND)")
+            done = submit_kfp(package, experiment=experiment, run_name=name, params=params)
     except MsmError as e:
         _fail(e)
     typer.echo(f"submitted to {done.backend}: {done.id} {json.dumps(done.details)}")
@@ -125,25 +125,14 @@ def schedule_cmd(
 ) -> None:
     """Compile and create a recurring run (KFP) or a PipelineJobSchedule (Vertex AI)."""
     from msm.cli import _fail
-    from pipelines.compile import compile_pipelines
-    from pipelines.submit import schedule_kfp, schedule_vertex, typed_params
+    from pipelines.submit import schedule_kfp, schedule_vertex
 
     try:
-        paths = compile_pipelines(recipe, spec or default_spec(recipe), out)
+        package, params = _compiled(recipe, spec, out, backend, param)
         if backend == "vertex":
-            done = schedule_vertex(
-                paths["vertex"], display_name=name, cron=cron, params=typed_params(paths["vertex"], _params(param))
-            )
-        elif backend == "kfp":
-            done = schedule_kfp(
-                paths["kubeflow"],
-                experiment=experiment,
-                name=name,
-                cron=cron,
-                params=typed_params(paths["kubeflow"], _params(param)),
-            )
+            done = schedule_vertex(package, display_name=name, cron=cron, params=params)
         else:
-            raise MsmError(f"unknown backend {backend!r}\n    fix: use --backend kfp or vertex (or MSM_BACKEND)")
+            done = schedule_kfp(package, experiment=experiment, name=name, cron=cron, params=params)
     except MsmError as e:
         _fail(e)
     typer.echo(f"scheduled on {done.backend}: {done.id} {json.dumps(done.details)}")

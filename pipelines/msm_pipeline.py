@@ -1,11 +1,12 @@
-"""The `msm` pipeline: ingest → synthesize docs + AFT data → base model → midtrain → align arms.
+"""The `msm` pipeline: ingest → synthesize docs + AFT data → base model → midtrain → align arms →
+evaluate each condition → one report.
 
-The paper's training arms run in parallel from one corpus and one AFT dataset:
+The paper's conditions, trained from one corpus and one AFT dataset and evaluated alike:
+  base            the base model
   aft-only        fresh adapter on the base model, AFT data without reasoning
   aft-reasoning   fresh adapter, AFT data with reasoning (the deliberative-alignment baseline)
   msm-only        the midtrained model itself
   msm+aft         AFT continuing the MSM adapter (the paper's recipe)
-The base model is the fifth arm. Evaluation and the report join when the evaluation stage lands.
 
 Spec and recipe travel as text parameters: the KFP UI form shows them, and KFP's cache key
 changes whenever their content does (no file inside an image to go stale).
@@ -18,11 +19,14 @@ from kfp import dsl
 
 from components.align.component import align
 from components.base_model.component import base_model
+from components.evaluate.component import evaluate
 from components.ingest.component import ingest
 from components.midtrain.component import midtrain
+from components.report.component import report
 from components.synthesize_aft.component import synthesize_aft
 from components.synthesize_docs.component import synthesize_docs
 from msm.config import parse_recipe
+from msm.evaluation.items import SUITE_VERSION
 from msm.spec import load_source
 from msm.synthesis.prompts import PROMPT_VERSION
 from pipelines import platform
@@ -64,8 +68,8 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
     def cpu(task, **kw):
         return platform.apply(task, "cpu", cfg, target, **kw)
 
-    def gpu(task):
-        return platform.apply(task, "train", cfg, target)
+    def gpu(task, family="train"):
+        return platform.apply(task, family, cfg, target)
 
     @dsl.pipeline(
         name=NAME,
@@ -78,7 +82,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
         generator_id: str = d["generator_id"],
         prompt_version: str = d["prompt_version"],
         aft_variant: str = d["aft_variant"],
-        with_reasoning_arm: bool = True,
+        suite_version: str = SUITE_VERSION,
         cache_dir: str = d["cache_dir"],
         checkpoint_dir: str = d["checkpoint_dir"],
     ):
@@ -91,7 +95,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             generator_id: Generator backend/model; a cache-key input.
             prompt_version: msm's synthesis prompt version; a cache-key input.
             aft_variant: AFT data for the no-reasoning arms, 'plain' or 'preference' (cheese study).
-            with_reasoning_arm: Also train the deliberative-alignment baseline (AFT with reasoning).
+            suite_version: msm's evaluation suite version; a cache-key input.
             cache_dir: Persistent directory (PVC) for the generator's reply cache; empty = none.
             checkpoint_dir: Persistent directory (PVC) for training checkpoints; empty = none.
         """
@@ -121,12 +125,17 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             ).set_display_name("midtrain (msm-only)")
         )
         aft_data, base_dir = aft.outputs["aft_data"], base.outputs["model"]
-        gpu(
+        aft_only = gpu(
             align(
                 aft_data=aft_data, base_model=base_dir, variant=aft_variant, run_key=run_key("aft-only"), **train
             ).set_display_name("align (aft-only)")
         )
-        gpu(
+        aft_reasoning = gpu(
+            align(
+                aft_data=aft_data, base_model=base_dir, variant="reasoning", run_key=run_key("aft-reasoning"), **train
+            ).set_display_name("align (aft-reasoning)")
+        )
+        msm_aft = gpu(
             align(
                 aft_data=aft_data,
                 base_model=base_dir,
@@ -136,15 +145,33 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                 **train,
             ).set_display_name("align (msm+aft)")
         )
-        with dsl.If(with_reasoning_arm == True):  # noqa: E712  (a KFP condition, not a Python comparison)
-            gpu(
-                align(
-                    aft_data=aft_data,
-                    base_model=base_dir,
-                    variant="reasoning",
-                    run_key=run_key("aft-reasoning"),
-                    **train,
-                ).set_display_name("align (aft-reasoning)")
+
+        evaluated = {}
+        for label, arm in (
+            ("base", None),
+            ("aft-only", aft_only),
+            ("aft-reasoning", aft_reasoning),
+            ("msm-only", msm),
+            ("msm+aft", msm_aft),
+        ):
+            trained = {"trained": arm.outputs["model"]} if arm is not None else {}
+            task = evaluate(
+                base_model=base_dir,
+                recipe_yaml=recipe_yaml,
+                spec_markdown=spec_markdown,
+                label=label,
+                suite_version=suite_version,
+                **trained,
             )
+            evaluated[label] = gpu(task.set_display_name(f"evaluate ({label})"), "eval").outputs["results"]
+        cpu(
+            report(
+                base=evaluated["base"],
+                aft_only=evaluated["aft-only"],
+                aft_reasoning=evaluated["aft-reasoning"],
+                msm_only=evaluated["msm-only"],
+                msm_aft=evaluated["msm+aft"],
+            ).set_display_name("report")
+        )
 
     return msm_pipeline

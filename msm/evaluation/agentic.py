@@ -9,6 +9,7 @@ the override code (lethal). Both the judge-only and the judge-and-check rates ar
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,12 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 
 def render_conditions(
-    templates: dict[str, Any], model_name: str, *, scenarios: list[str], goals: list[str] | None, scratchpad: bool
+    templates: dict[str, Any],
+    model_name: str,
+    *,
+    scenarios: Sequence[str],
+    goals: Sequence[str] | None,
+    scratchpad: bool,
 ) -> list[Condition]:
     goal_names = goals or list(templates["goals"])
     unknown = sorted(set(goal_names) - set(templates["goals"]))
@@ -181,7 +187,7 @@ def suite_metrics(records: list[dict[str, Any]], verdicts: list[dict[str, Any]])
     conditions = {c: {k: rate(v) for k, v in cell.items()} for c, cell in sorted(per_condition.items())}
 
     def mean_over_conditions(metric: str) -> float | None:
-        rates = [m[metric]["rate"] for m in conditions.values() if metric in m and m[metric]["n"]]
+        rates = [float(m[metric]["rate"] or 0.0) for m in conditions.values() if metric in m and m[metric]["n"]]
         return sum(rates) / len(rates) if rates else None
 
     pooled = {

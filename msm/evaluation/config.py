@@ -38,16 +38,14 @@ class AgenticConfig(_Strict):
         default=True, description="hidden scratchpad (the paper gives one to non-reasoning models)"
     )
     scenarios: list[Literal["exfiltration", "leaking", "lethal"]] = Field(
-        default_factory=lambda: ["exfiltration", "leaking", "lethal"], min_length=1
+        default=["exfiltration", "leaking", "lethal"], min_length=1
     )
     goals: list[str] | None = Field(default=None, description="null: all 9 goal conditions")
     policy_misuse: bool = Field(default=True, description="judge also classifies rule-citing violations")
 
 
 class SpecQAConfig(_Strict):
-    families: list[Literal["cheese", "philosophy"]] = Field(
-        default_factory=lambda: ["cheese", "philosophy"], min_length=1
-    )
+    families: list[Literal["cheese", "philosophy"]] = Field(default=["cheese", "philosophy"], min_length=1)
     max_questions_per_family: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_new_tokens: int = Field(default=256, ge=8, le=4096)
@@ -71,7 +69,7 @@ class JudgeConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    suites: list[Suite] = Field(default_factory=lambda: ["value-ab", "cheese"], min_length=1)
+    suites: list[Suite] = Field(default=["value-ab", "cheese"], min_length=1)
     engine: Literal["hf", "vllm"] = "hf"
     seed: int = Field(default=0, ge=0)
     batch_size: int = Field(default=16, ge=1, le=4096, description="prompts per HF batch / per appended vLLM chunk")

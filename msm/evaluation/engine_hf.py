@@ -7,6 +7,7 @@ batch with right padding. Prompts are chat messages rendered by the model's own 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -21,7 +22,7 @@ class HFEngine:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(source.adapter or source.model_dir)
-        model = AutoModelForCausalLM.from_pretrained(source.model_dir, dtype=getattr(torch, dtype))
+        model: Any = AutoModelForCausalLM.from_pretrained(source.model_dir, dtype=getattr(torch, dtype))
         if source.adapter is not None:
             from peft import PeftModel
 
@@ -68,7 +69,7 @@ class HFEngine:
                         tokens = row[: i + 1]
                         break
                 text = self.tokenizer.decode([t for t in tokens if t not in stop], skip_special_tokens=True)
-                out.append(Generation(text=text, tokens=len(tokens)))
+                out.append(Generation(text=str(text), tokens=len(tokens)))
         return out
 
     @torch.inference_mode()

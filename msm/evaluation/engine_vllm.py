@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from msm.evaluation.engine import Generation, Messages, continuation_ids, prompt_ids
 from msm.evaluation.model_source import ModelSource
@@ -71,9 +72,8 @@ class VLLMEngine:
         results = []
         for (p, c), out in zip(rows, outputs, strict=True):
             ids = p + c
-            total = 0.0
-            for pos in range(len(p), len(ids)):
-                total += out.prompt_logprobs[pos][ids[pos]].logprob
+            table: Any = out.prompt_logprobs  # one {token id: Logprob} per prompt position (None at 0)
+            total = sum(table[pos][ids[pos]].logprob for pos in range(len(p), len(ids)))
             results.append((total, len(c)))
         return results
 

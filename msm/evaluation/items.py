@@ -23,11 +23,12 @@ SUITE_VERSION = "1.0.0"
 class _Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+
 
 class ChoiceItem(_Item):
     """A forced choice between a value-aligned option and another one, under one question."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     family: str = Field(min_length=1)
     domain: str = Field(min_length=1)
     question: str = Field(min_length=5)
@@ -36,7 +37,6 @@ class ChoiceItem(_Item):
 
 
 class QAItem(_Item):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     family: Literal["cheese", "philosophy"]
     question: str = Field(min_length=5)
 

@@ -158,14 +158,9 @@ class Evaluation:
         if "value-ab" in self.suites:
             items = load_choice_items()
             if cfg.value_ab.max_items_per_family:
-                per: dict[str, int] = {}
+                cap = cfg.value_ab.max_items_per_family
                 items = [
-                    i
-                    for i in items
-                    if (
-                        per.__setitem__(i.family, per.get(i.family, 0) + 1)
-                        or per[i.family] <= cfg.value_ab.max_items_per_family
-                    )
+                    i for f in dict.fromkeys(x.family for x in items) for i in [x for x in items if x.family == f][:cap]
                 ]
             self.samples["value-ab"] = forced_choice.build_samples(items)
         if "cheese" in self.suites:
@@ -227,14 +222,10 @@ class Evaluation:
                         )
                     ]
                 )
-            items = [i for i in load_qa_items() if i.family in cfg.spec_qa.families]
-            if cfg.spec_qa.max_questions_per_family:
-                items = [
-                    i
-                    for f in cfg.spec_qa.families
-                    for i in [x for x in items if x.family == f][: cfg.spec_qa.max_questions_per_family]
-                ]
-            self.samples["spec-qa"] = spec_qa.build_samples(items, self.req.model_name)
+            questions = [q for q in load_qa_items() if q.family in cfg.spec_qa.families]
+            cap_q = cfg.spec_qa.max_questions_per_family
+            questions = [q for f in cfg.spec_qa.families for q in [x for x in questions if x.family == f][:cap_q]]
+            self.samples["spec-qa"] = spec_qa.build_samples(questions, self.req.model_name)
         self.judge = (
             Judge(cfg.judge, self.out / "judge-cache.sqlite")
             if cfg.judge and ({"am", "spec-qa"} & set(self.suites))

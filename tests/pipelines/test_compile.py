@@ -74,9 +74,9 @@ def test_vertex_job_builds_offline_from_the_compiled_file(tmp_path, monkeypatch)
         location="us-central1",
         pipeline_root="gs://bucket/root",
         credentials=AnonymousCredentials(),
-        parameter_values={"aft_variant": "plain", "with_reasoning_arm": False},
+        parameter_values={"aft_variant": "plain", "suite_version": "test"},
     )
-    assert job.to_dict()["runtimeConfig"]["parameterValues"] == {"aft_variant": "plain", "with_reasoning_arm": False}
+    assert job.to_dict()["runtimeConfig"]["parameterValues"] == {"aft_variant": "plain", "suite_version": "test"}
     import pytest
 
     with pytest.raises(ValueError, match="no_such_parameter"):
@@ -101,7 +101,7 @@ def test_parameters_are_described_for_the_ui(tmp_path, monkeypatch):
         "generator_id",
         "prompt_version",
         "aft_variant",
-        "with_reasoning_arm",
+        "suite_version",
         "cache_dir",
         "checkpoint_dir",
     } <= set(params)

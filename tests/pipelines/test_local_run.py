@@ -24,6 +24,12 @@ def test_msm_pipeline_runs_locally_with_every_arm(tmp_path):
         "align",
         "align-2",
         "align-3",
+        "evaluate",
+        "evaluate-2",
+        "evaluate-3",
+        "evaluate-4",
+        "evaluate-5",
+        "report",
     }
 
     def manifest(task: str, name: str) -> dict:
@@ -41,3 +47,14 @@ def test_msm_pipeline_runs_locally_with_every_arm(tmp_path):
     assert data == ["aft_reasoning.parquet", "preference_demos.parquet", "preference_demos.parquet"]
     base = {m["inputs"]["base_model"]["fingerprint"] for m in [midtrain, *arms.values()]}
     assert len(base) == 1  # every arm trained on the same base model
+
+    labels = {
+        json.loads((Path(out[t]["results"]) / "metrics.json").read_text())["label"]
+        for t in out
+        if t.startswith("evaluate")
+    }
+    assert labels == {"base", "aft-only", "aft-reasoning", "msm-only", "msm+aft"}
+    report = Path(out["report"]["report_dir"])
+    html = (report / "report.html").read_text()
+    assert all(label in html for label in labels) and "data:image/png;base64," in html
+    assert Path(out["report"]["html"]).read_text() == html

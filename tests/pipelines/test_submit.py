@@ -1,6 +1,8 @@
-"""Submission and scheduling clients against recording loopback stubs of KFP and Vertex AI."""
+"""Submission and scheduling clients against recording loopback stubs of KFP and Vertex AI.
 
-from __future__ import annotations
+No `from __future__ import annotations`: KFP reads the test pipeline's annotations as types.
+"""
+
 
 import json
 
@@ -57,13 +59,13 @@ def test_kfp_recurring_run(packages, kfp_stub):
         experiment="msm-reeval",
         name="nightly",
         cron="0 0 3 * * *",
-        params={"with_reasoning_arm": False},
+        params={"aft_variant": "plain"},
         host=kfp_stub.url,
     )
     [body] = [json.loads(r["body"]) for r in kfp_stub.requests if r["path"] == "/apis/v2beta1/recurringruns"]
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
     assert body["max_concurrency"] == "1" or body["max_concurrency"] == 1
-    assert body["runtime_config"]["parameters"] == {"with_reasoning_arm": False}
+    assert body["runtime_config"]["parameters"] == {"aft_variant": "plain"}
     assert done.id == "recurring-1"
     with pytest.raises(MsmError, match="six"):
         schedule_kfp(packages["kubeflow"], experiment="x", name="n", cron="0 3 * * *", params={}, host=kfp_stub.url)
@@ -161,7 +163,7 @@ def test_make_pipeline_command_reaches_kfp(kfp_stub, repo, tmp_path):
             "--spec",
             "specs/general.md",
             "--param",
-            "with_reasoning_arm=false",
+            "aft_variant=plain",
             "--out",
             str(tmp_path),
         ],
@@ -175,7 +177,7 @@ def test_make_pipeline_command_reaches_kfp(kfp_stub, repo, tmp_path):
     assert "submitted to kfp: run-1" in done.stdout
     [run] = [json.loads(r["body"]) for r in kfp_stub.requests if r["path"] == "/apis/v2beta1/runs"]
     assert run["display_name"] == "msm-general"
-    assert run["runtime_config"]["parameters"] == {"with_reasoning_arm": False}  # typed by the compiled spec
+    assert run["runtime_config"]["parameters"] == {"aft_variant": "plain"}
 
     bad = subprocess.run(
         [
@@ -197,3 +199,30 @@ def test_make_pipeline_command_reaches_kfp(kfp_stub, repo, tmp_path):
         timeout=300,
     )
     assert bad.returncode == 2 and "unknown pipeline parameter 'no_such'" in bad.stderr
+
+
+def test_params_are_typed_by_the_compiled_spec(tmp_path):
+    from kfp import compiler, dsl
+
+    from pipelines.submit import typed_params
+
+    @dsl.component
+    def noop(flag: bool, n: int, x: float, s: str):
+        pass
+
+    @dsl.pipeline(name="typed")
+    def typed(flag: bool = False, n: int = 1, x: float = 0.5, s: str = ""):
+        noop(flag=flag, n=n, x=x, s=s)
+
+    package = tmp_path / "typed.yaml"
+    compiler.Compiler().compile(typed, str(package))
+    assert typed_params(package, {"flag": "True", "n": "3", "x": "0.25", "s": "007"}) == {
+        "flag": True,
+        "n": 3,
+        "x": 0.25,
+        "s": "007",
+    }
+    with pytest.raises(MsmError, match="not a boolean"):
+        typed_params(package, {"flag": "maybe"})
+    with pytest.raises(MsmError, match="not a number_integer"):
+        typed_params(package, {"n": "1.5"})
