@@ -3,7 +3,6 @@
 No `from __future__ import annotations`: KFP reads the test pipeline's annotations as types.
 """
 
-
 import json
 
 import pytest
