@@ -54,6 +54,8 @@ def run_local_cmd(
         _fail(e)
     (Path(result["run_dir"]) / "outputs.json").write_text(json.dumps(result, indent=2) + "\n")
     typer.echo(f"pipeline finished in {result['seconds']} s; outputs: {result['run_dir']}/outputs.json")
+    if "report" in result["outputs"]:
+        typer.echo(f"report: {Path(result['outputs']['report']['report_dir']) / 'report.html'}")
 
 
 Backend = Annotated[str, typer.Option(envvar="MSM_BACKEND", help="kfp (KFP_HOST) or vertex (MSM_VERTEX_*).")]
