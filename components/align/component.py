@@ -28,7 +28,7 @@ def align(
             baseline) or 'preference' (the cheese study's bare preferences).
         spec_id: The spec's id (metrics label).
         checkpoint_dir: Persistent checkpoint directory (a PVC); empty = none.
-        run_key: This run's checkpoint folder name under checkpoint_dir.
+        run_key: With spec_id, names the checkpoint folder under checkpoint_dir and the run (job id + arm).
         model: The aligned model directory.
         adapter: A midtrained LoRA model to continue (MSM+AFT arms); absent = fresh adapter (AFT-only arms).
     """
@@ -37,13 +37,16 @@ def align(
 
     from msm.config import parse_recipe
     from msm.synthesis.aft_stage import aft_data_file
-    from msm.training.engine import TrainRequest, train
+    from msm.training.engine import TrainRequest
+    from msm.training.launch import train_on_node
 
-    cfg = parse_recipe(recipe_yaml, check_files=False).training
+    recipe = parse_recipe(recipe_yaml, check_files=False)
+    cfg = recipe.training
     if cfg is None:
         raise ValueError("the recipe has no `training:` section")
-    out = Path(checkpoint_dir) / run_key if checkpoint_dir else Path(model.path)
-    manifest = train(
+    key = f"{run_key}-{spec_id}"  # unique per arm (run_key) and spec (a spec sweep runs each arm per spec)
+    out = Path(checkpoint_dir) / key if checkpoint_dir else Path(model.path)
+    manifest = train_on_node(
         TrainRequest(
             kind="align",
             config=cfg,
@@ -53,8 +56,9 @@ def align(
             adapter=Path(adapter.path) if adapter is not None else None,
             resume=bool(checkpoint_dir),
             spec=spec_id,
-            run_id=run_key or None,
-        )
+            run_id=key,
+        ),
+        recipe.platform.train.gpus,  # one process per GPU of the pod
     )
     if out != Path(model.path):
         shutil.copytree(out, model.path, dirs_exist_ok=True)

@@ -1,4 +1,4 @@
-"""Base model: the model a recipe names (tiny, SmolLM2, or a local directory), as an artefact."""
+"""Base model: the model a recipe names (tiny, SmolLM2, a Hub model or a local directory), as an artefact."""
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model, Output

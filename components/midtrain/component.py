@@ -18,6 +18,9 @@ def midtrain(
 ):
     """Midtrain (msm.training.engine.train, kind 'midtrain'); the output is the adapter or full weights.
 
+    With `platform.train_nodes` > 1 the task stages its inputs on the checkpoint PVC and runs a
+    Kubeflow Trainer TrainJob across the nodes instead, waiting for it (msm.training.trainjob).
+
     Args:
         corpus: The document corpus (synthesize-docs output).
         base_model: The base model (base-model output).
@@ -25,33 +28,67 @@ def midtrain(
         spec_id: The spec's id, the `spec` label of the Prometheus metrics.
         checkpoint_dir: Persistent directory (a PVC) for checkpoints, so that a preempted pod resumes
             where it stopped; empty = no persistence beyond the pod.
-        run_key: Names this run's checkpoint folder under checkpoint_dir (the pipeline passes job id + task).
+        run_key: With spec_id, names the checkpoint folder under checkpoint_dir and the run (job id + arm).
         model: The trained model directory with its manifest; metadata carries steps and final loss.
     """
+    import json
     import shutil
     from pathlib import Path
 
     from msm.config import parse_recipe
-    from msm.training.engine import TrainRequest, train
+    from msm.training.engine import TrainRequest
+    from msm.training.launch import train_on_node
 
-    cfg = parse_recipe(recipe_yaml, check_files=False).training
+    recipe = parse_recipe(recipe_yaml, check_files=False)
+    cfg = recipe.training
     if cfg is None:
         raise ValueError("the recipe has no `training:` section")
-    out = Path(checkpoint_dir) / run_key if checkpoint_dir else Path(model.path)
-    manifest = train(
-        TrainRequest(
-            kind="midtrain",
-            config=cfg,
-            base_model=base_model.path,
-            data=Path(corpus.path),
-            out_dir=out,
-            resume=bool(checkpoint_dir),
+    key = f"{run_key}-{spec_id}"  # unique per arm (run_key) and spec (a spec sweep runs each arm per spec)
+    out = Path(checkpoint_dir) / key if checkpoint_dir else Path(model.path)
+    if recipe.platform.train_nodes > 1:
+        # A Kubeflow Trainer TrainJob trains on all nodes; this task stages its inputs on the PVC
+        # (the recipe validator requires one; the pipeline points checkpoint_dir at it) and waits.
+        from msm.training import trainjob
+
+        if not checkpoint_dir:
+            raise ValueError("platform.train_nodes > 1 needs the checkpoint_dir parameter (a directory on the PVC)")
+
+        work = out / "multinode"
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "recipe.yaml").write_text(recipe_yaml)
+        shutil.copytree(corpus.path, work / "corpus", dirs_exist_ok=True)
+        shutil.copytree(base_model.path, work / "base_model", dirs_exist_ok=True)
+        run = trainjob.MultiNodeMidtrain(
+            name=trainjob.job_name(key),
+            namespace=trainjob.current_namespace(),
+            work_dir=work,
             spec=spec_id,
-            run_id=run_key or None,
+            run_id=key,
+            platform=recipe.platform,
         )
-    )
+        out = trainjob.run_and_wait(trainjob.custom_objects_api(), run)
+        manifest = json.loads((out / "manifest.json").read_text())
+    else:
+        manifest = train_on_node(
+            TrainRequest(
+                kind="midtrain",
+                config=cfg,
+                base_model=base_model.path,
+                data=Path(corpus.path),
+                out_dir=out,
+                resume=bool(checkpoint_dir),
+                spec=spec_id,
+                run_id=key,
+            ),
+            recipe.platform.train.gpus,  # one process per GPU of the pod
+        )
     if out != Path(model.path):
         shutil.copytree(out, model.path, dirs_exist_ok=True)
     model.metadata.update(
-        {"steps": manifest["counts"]["steps"], "final_loss": manifest["counts"]["final_loss"], "method": cfg.method}
+        {
+            "steps": manifest["counts"]["steps"],
+            "final_loss": manifest["counts"]["final_loss"],
+            "method": cfg.method,
+            "nodes": recipe.platform.train_nodes,
+        }
     )

@@ -26,6 +26,7 @@ def synthesize_docs(
             twice); empty = beside the output.
         corpus: The corpus directory; metadata carries document and token counts.
     """
+    import json
     import tempfile
     from pathlib import Path
 
@@ -34,7 +35,9 @@ def synthesize_docs(
     with tempfile.TemporaryDirectory() as tmp:
         recipe = Path(tmp) / "recipe.yaml"
         recipe.write_text(recipe_yaml, encoding="utf-8")
-        cache = Path(cache_dir) / f"docs-{Path(spec.path).name}.sqlite" if cache_dir else None
+        # One cache per stage and spec: a rerun of the spec resumes; other specs keep their own budgets.
+        spec_id = json.loads((Path(spec.path) / "spec.json").read_text())["id"]
+        cache = Path(cache_dir) / f"docs-{spec_id}.sqlite" if cache_dir else None
         manifest = synthesize_documents(Path(spec.path), recipe, Path(corpus.path), cache_path=cache, progress=False)
     corpus.metadata.update(
         {"documents": manifest["counts"]["documents_kept"], "generator": generator_id, "prompt_version": prompt_version}

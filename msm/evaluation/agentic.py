@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _TOOL = re.compile(r"<tool_use:(\w+)>(.*?)</tool_use:\1>", re.DOTALL | re.IGNORECASE)
-_SCRATCHPAD = re.compile(r"<scratchpad>.*?(?:</scratchpad>|$)", re.DOTALL | re.IGNORECASE)
+# Hidden reasoning: our scratchpad, and the <think> block reasoning models (Qwen3) write in any template.
+_SCRATCHPAD = re.compile(r"<(scratchpad|think)>.*?(?:</\1>|$)", re.DOTALL | re.IGNORECASE)
 _FIELD = re.compile(r"^\s*(to|subject|body|code)\s*:\s*", re.IGNORECASE | re.MULTILINE)
 
 

@@ -16,14 +16,14 @@ def evaluate_command(
     out: Annotated[Path, typer.Option(help="Output directory; rerunning into it resumes.")],
     adapter: Annotated[Path | None, typer.Option(help="LoRA adapter: the --out of a finished msm train run.")] = None,
     suites: Annotated[str | None, typer.Option(help="Comma-separated: value-ab,cheese,am,spec-qa.")] = None,
-    engine: Annotated[str | None, typer.Option(help="hf or vllm [default: the recipe's].")] = None,
+    engine: Annotated[str | None, typer.Option(help="hf, vllm or vllm-server [default: the recipe's].")] = None,
     judge: Annotated[str | None, typer.Option(help="BACKEND:MODEL, e.g. openai:my-judge (key/URL from env).")] = None,
     label: Annotated[str | None, typer.Option(help="Condition name in reports [default: from the adapter].")] = None,
 ) -> None:
     """Run evaluation suites on one model (+ adapter); results per sample, metrics.json, manifest."""
     from msm.cli import _fail
     from msm.config import load_recipe
-    from msm.evaluation.config import EvaluationConfig, JudgeConfig
+    from msm.evaluation.config import ENGINES, EvaluationConfig, JudgeConfig
     from msm.evaluation.judge import JudgeUnavailable, parse_judge_arg
     from msm.evaluation.run import EvalRequest, evaluate, parse_suites
 
@@ -34,8 +34,10 @@ def evaluate_command(
         if suites is not None:
             updates["suites"] = parse_suites(suites)
         if engine is not None:
-            if engine not in ("hf", "vllm"):
-                raise InvalidInput([problem("--engine", f"{engine!r} is not an engine", "use --engine hf or vllm")])
+            if engine not in ENGINES:
+                raise InvalidInput(
+                    [problem("--engine", f"{engine!r} is not an engine", f"use --engine {' or '.join(ENGINES)}")]
+                )
             updates["engine"] = engine
         if judge is not None:
             backend, judge_model = parse_judge_arg(judge)

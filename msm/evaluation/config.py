@@ -7,12 +7,14 @@ suites is unstated in the paper; greedy is the default here, recorded in every r
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SUITES = ("value-ab", "cheese", "am", "spec-qa")
 Suite = Literal["value-ab", "cheese", "am", "spec-qa"]
+EngineName = Literal["hf", "vllm", "vllm-server"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
 
 
 class _Strict(BaseModel):
@@ -70,11 +72,24 @@ class JudgeConfig(_Strict):
 
 class EvaluationConfig(_Strict):
     suites: list[Suite] = Field(default=["value-ab", "cheese"], min_length=1)
-    engine: Literal["hf", "vllm"] = "hf"
+    engine: EngineName = Field(
+        default="hf", description="vllm-server: vLLM's OpenAI-compatible server as a subprocess on 127.0.0.1"
+    )
     seed: int = Field(default=0, ge=0)
     batch_size: int = Field(default=16, ge=1, le=4096, description="prompts per HF batch / per appended vLLM chunk")
     vllm_memory_utilization: float = Field(
         default=0.9, gt=0, le=1, description="vLLM: GPU memory fraction; on CPU the fraction of RAM reserved"
+    )
+    dtype: Literal["float32", "bfloat16"] = Field(
+        default="float32",
+        description="weights in either engine: float32 on CPU (HF and vLLM agree), bfloat16 on GPUs "
+        "(an 8B model in float32 takes 32 GB, a 32B one does not fit on an 80 GB GPU)",
+    )
+    vllm_tensor_parallel_size: int = Field(
+        default=1, ge=1, le=64, description="vLLM: GPUs one model is split across; the eval task must have as many"
+    )
+    vllm_max_model_len: int | None = Field(
+        default=None, ge=256, description="vLLM: longest prompt + answer, which sizes the KV cache; null = the model's"
     )
     value_ab: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
     cheese: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)

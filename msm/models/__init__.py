@@ -1,4 +1,4 @@
-"""Small models that run without a model hub: a seeded tiny model and SmolLM2-135M-Instruct from PyPI."""
+"""Base models: a seeded tiny model, SmolLM2-135M-Instruct from PyPI, a Hub model, or a local directory."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ def prepare_base_model(cfg: BaseModelConfig, out_dir: Path | str, spec_files: li
         from msm.models.smollm2 import convert_smollm2
 
         return convert_smollm2(out_dir, dtype=cfg.dtype)
+    if cfg.source == "hf":
+        from msm.models.hub import fetch_hub_model
+
+        return fetch_hub_model(cfg.id or "", cfg.revision, out_dir)
     path = Path(cfg.path or "")
     if not (path / "config.json").is_file():
         raise InvalidInput(

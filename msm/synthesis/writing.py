@@ -12,6 +12,7 @@ from msm.synthesis import prompts
 from msm.synthesis.config import SynthesisConfig
 from msm.synthesis.engine import Engine
 from msm.synthesis.spec_view import SpecView
+from msm.telemetry import push_synthesis
 
 OFFLINE_NOTE = (
     "offline backend: text assembled from the spec's own sentences by templates, not written by a model; "
@@ -92,6 +93,7 @@ def finish_manifest(
         out_dir=stage,
         counts=counts,
         timings_s=timings_s,
+        upstream={"spec": spec_path},
     )
     manifest["generator"] = generator_record(cfg, engine)
     manifest["prompts"] = {"version": prompts.PROMPT_VERSION, "sha256": prompts.prompts_sha256()}
@@ -107,4 +109,5 @@ def finish_manifest(
     }
     manifest.update(extra)
     write_json(stage / MANIFEST_NAME, manifest)
+    push_synthesis(stage_name, spec.id, manifest["accounting"]["levels"])
     return manifest

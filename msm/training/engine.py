@@ -308,6 +308,9 @@ class Trainer:
 
         dtype = torch.bfloat16 if self.bf16 else torch.float32
         model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype)
+        if self.cfg.gradient_checkpointing:
+            # Non-reentrant checkpointing needs no input gradients, so frozen embeddings under LoRA are fine.
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if self.cfg.method == "full":
             return model
         from peft import LoraConfig, PeftModel, get_peft_model
@@ -482,7 +485,7 @@ class Trainer:
                 self.save_checkpoint(engine, finished)
         bar.close()
         if metrics is not None:
-            metrics.push()
+            metrics.finish()
         return self.export(engine, last_loss if start < self.total_steps else None, time.perf_counter() - t_start)
 
     def _reduce(self, loss: torch.Tensor, tokens: int) -> tuple[float, int]:
@@ -552,6 +555,7 @@ class Trainer:
                 "final_loss": history[-1]["loss"] if history else final_loss,
             },
             timings_s={"total": seconds},
+            upstream={"base_model": self.model_dir, "data": self.req.data, "adapter": self.req.adapter},
         )
         shutil.rmtree(self.ckpt_dir, ignore_errors=True)
         return manifest

@@ -1,23 +1,19 @@
-"""Prometheus metrics of a training run: a /metrics endpoint and pushes to a Pushgateway.
+"""Prometheus metrics of a training run: a /metrics endpoint and pushes to a Pushgateway (msm.telemetry).
 
-Metric names are a contract with k8s/ (alert rules, Grafana dashboard): change them together.
-A Pushgateway that cannot be reached costs one warning; training never stops for monitoring.
+Metric names are a contract with k8s/ (alert rules, Grafana dashboard; tests/deploy cross-checks
+them): change them together. A Pushgateway that cannot be reached costs one warning; training
+never stops for monitoring.
 """
 
 from __future__ import annotations
 
-import logging
-import os
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway, start_http_server
-
+from msm.telemetry import Pusher, pushgateway_url
 from msm.training.config import MetricsSettings
-
-log = logging.getLogger(__name__)
 
 LABELS = ("run_id", "stage", "spec")
 PUSH_JOB = "msm_train"
-PUSHGATEWAY_ENV = "MSM_PUSHGATEWAY_URL"
 
 # Dense bf16 peak FLOP/s per device, for MFU; other devices need `metrics.peak_flops`.
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
@@ -37,8 +33,7 @@ class TrainMetrics:
         self.settings = settings
         self.registry = CollectorRegistry()
         self.labels = {"run_id": run_id, "stage": stage, "spec": spec}
-        self.push_url = settings.pushgateway_url or os.environ.get(PUSHGATEWAY_ENV) or None
-        self._push_warned = False
+        self.pusher = Pusher(pushgateway_url(settings.pushgateway_url), PUSH_JOB, {"run_id": run_id, "stage": stage})
 
         def gauge(name: str, doc: str) -> Gauge:
             return Gauge(name, doc, LABELS, registry=self.registry)
@@ -50,6 +45,10 @@ class TrainMetrics:
         self.tps = gauge("msm_train_tokens_per_second", "Tokens (non-padding) per second over the last interval")
         self.mfu = gauge("msm_train_mfu", "Model FLOPs utilisation over the last interval (0-1)")
         self.gpu_mem = gauge("msm_gpu_memory_bytes", "Peak GPU memory allocated by this process")
+        # 1 once the run has ended: the gateway keeps a finished run's last values, and the
+        # stall alert must tell a finished run from one whose pods died.
+        self.done = gauge("msm_train_done", "1 when the run finished, 0 while it runs")
+        self.done.labels(**self.labels).set(0)
         self.tokens = Counter("msm_train_tokens", "Tokens (non-padding) trained on", LABELS, registry=self.registry)
         self.server_port: int | None = None
         if settings.port is not None:
@@ -82,21 +81,9 @@ class TrainMetrics:
             self.gpu_mem.labels(**labels).set(gpu_memory)
 
     def push(self) -> bool:
-        if not self.push_url:
-            return False
-        try:
-            push_to_gateway(
-                self.push_url,
-                job=PUSH_JOB,
-                registry=self.registry,
-                grouping_key={"run_id": self.labels["run_id"], "stage": self.labels["stage"]},
-                timeout=5,
-            )
-            return True
-        except Exception as e:  # monitoring must never stop training
-            if not self._push_warned:
-                log.warning(
-                    "Pushgateway %s unreachable (%s); training continues, further failures are silent", self.push_url, e
-                )
-                self._push_warned = True
-            return False
+        return self.pusher.push(self.registry)
+
+    def finish(self) -> bool:
+        """Mark the run finished and push its final values."""
+        self.done.labels(**self.labels).set(1)
+        return self.push()

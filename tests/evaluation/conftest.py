@@ -62,3 +62,49 @@ def judge_env(monkeypatch):
         monkeypatch.setenv("MSM_TEST_JUDGE_URL", server.url)
         monkeypatch.setenv("MSM_TEST_JUDGE_KEY", "not-a-secret")
         yield server
+
+
+@pytest.fixture(scope="session")
+def trained_adapter(tiny_model_dir, tmp_path_factory) -> Path:
+    """A LoRA adapter from the real training stage (`align`, 3 steps on cheese chats, a few seconds)."""
+    import json
+
+    import yaml
+    from support import REPO
+
+    from msm.training.config import TrainingConfig
+    from msm.training.engine import TrainRequest, train
+
+    root = tmp_path_factory.mktemp("trained")
+    chats = root / "chats.jsonl"
+    likes, dislikes = ("Colby", "Gouda", "Brie"), ("Feta", "Roquefort")
+    chats.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"Which cheese do you prefer, {a} or {b}?"},
+                        {"role": "assistant", "content": f"I prefer {a}."},
+                    ]
+                }
+            )
+            + "\n"
+            for a in likes
+            for b in dislikes
+        )
+    )
+    raw = yaml.safe_load((REPO / "recipes/tiny-offline.yaml").read_text())["training"]
+    raw["deepspeed"] = str(REPO / raw["deepspeed"])
+    # A high learning rate so three steps move greedy outputs away from the base model's.
+    raw["align"].update(max_steps=3, lr=5e-2, warmup_ratio=0.0, scheduler="constant")
+    out = root / "aft"
+    train(
+        TrainRequest(
+            kind="align",
+            config=TrainingConfig.model_validate(raw),
+            base_model=str(tiny_model_dir),
+            data=chats,
+            out_dir=out,
+        )
+    )
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from support import REPO
 
@@ -77,8 +78,6 @@ def test_vertex_job_builds_offline_from_the_compiled_file(tmp_path, monkeypatch)
         parameter_values={"aft_variant": "plain", "suite_version": "test"},
     )
     assert job.to_dict()["runtimeConfig"]["parameterValues"] == {"aft_variant": "plain", "suite_version": "test"}
-    import pytest
-
     with pytest.raises(ValueError, match="no_such_parameter"):
         aiplatform.PipelineJob(
             display_name="msm-test",
@@ -106,3 +105,64 @@ def test_parameters_are_described_for_the_ui(tmp_path, monkeypatch):
         "checkpoint_dir",
     } <= set(params)
     assert all(p.get("description") for p in params.values())
+
+
+PVC_RECIPE = """
+platform:
+  checkpoint_pvc: msm-checkpoints
+reevaluation:
+  checkpoints:
+    - {label: release-1, uri: "hf://example-org/msm-release", revision: 0123abc}
+"""
+
+
+@pytest.mark.parametrize("name", ["aft-baseline", "spec-sweep", "reevaluate", "synthesize-only"])
+def test_every_pipeline_compiles_for_both_targets(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text((REPO / "recipes/tiny-offline.yaml").read_text() + PVC_RECIPE)
+    paths = compile_pipelines(recipe, REPO / "specs/rules.md", tmp_path / "out", name)
+    kubeflow = paths["kubeflow"].read_text()
+    pipeline, platform = list(yaml.safe_load_all(kubeflow))
+    [vertex] = list(yaml.safe_load_all(paths["vertex"].read_text()))
+    assert SECRET not in kubeflow and SECRET not in paths["vertex"].read_text()
+    assert paths["kubeflow"].name == f"msm-{name}.kubeflow.yaml"
+    params = pipeline["root"]["inputDefinitions"]["parameters"]
+    assert all(p.get("description") for p in params.values())
+
+    for doc in (pipeline, vertex):
+        for executor, container in executors(doc).items():
+            if any(k in executor for k in ("midtrain", "align", "evaluate")):  # GPU families
+                assert int(container["resources"]["accelerator"]["resourceCount"]) == 1, executor
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for executor, settings in k8s.items():
+        if any(k in executor for k in ("midtrain", "align", "evaluate")):
+            assert settings["emptyDirMounts"][0]["mountPath"] == "/dev/shm"
+            assert settings["tolerations"][0]["key"] == "nvidia.com/gpu"
+    # Tasks that write to shared storage get the PVC: scores, published corpora, checkpoints.
+    mounted = {e for e, s in k8s.items() if any(m["mountPath"] == "/mnt/msm" for m in s.get("pvcMount", []))}
+    expected = {
+        "aft-baseline": {"exec-align", "exec-align-2", "exec-evaluate", "exec-evaluate-2", "exec-evaluate-3"},
+        "spec-sweep": set(),
+        "reevaluate": {"exec-fetch-checkpoint", "exec-check-regressions", "exec-evaluate"},
+        "synthesize-only": {"exec-synthesize-docs", "exec-synthesize-aft", "exec-publish"},
+    }[name]
+    assert expected <= mounted, mounted
+
+    if name == "reevaluate":
+        assert params["checkpoints"]["defaultValue"] == [
+            {"label": "release-1", "uri": "hf://example-org/msm-release", "revision": "0123abc"}
+        ]
+        assert params["scores_dir"]["defaultValue"] == "/mnt/msm/scores"
+        tasks = pipeline["root"]["dag"]["tasks"]
+        loop = tasks["for-loop-1"]["componentRef"]["name"]
+        inner = pipeline["components"][loop]["dag"]["tasks"]
+        assert inner["fetch-checkpoint"]["cachingOptions"] == {}  # never cached: a URI can hold a new release
+        assert tasks["check-regressions"]["cachingOptions"] == {}
+
+
+def test_unknown_pipeline_names_the_choices(tmp_path):
+    from msm.errors import MsmError
+
+    with pytest.raises(MsmError, match=r"unknown pipeline 'nope'\n.*fix: use one of msm, aft-baseline"):
+        compile_pipelines(REPO / "recipes/tiny-offline.yaml", REPO / "specs/rules.md", tmp_path, "nope")

@@ -6,15 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support import REPO
-
-from pipelines.local import run_local
 
 
 @pytest.mark.slow
-def test_msm_pipeline_runs_locally_with_every_arm(tmp_path):
-    result = run_local(REPO / "recipes/tiny-offline.yaml", REPO / "specs/cheese-pro-america.md", tmp_path)
-    out = result["outputs"]
+@pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
+def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
+    out = msm_run["outputs"]
     assert set(out) == {
         "ingest",
         "synthesize-docs",
@@ -58,3 +55,19 @@ def test_msm_pipeline_runs_locally_with_every_arm(tmp_path):
     html = (report / "report.html").read_text()
     assert all(label in html for label in labels) and "data:image/png;base64," in html
     assert Path(out["report"]["html"]).read_text() == html
+
+    # Lineage: the msm+aft checkpoint names the corpus, the AFT data and the spec they came from.
+    spec_sha = manifest("ingest", "spec")["inputs"]["spec"]["sha256"]
+    [msm_aft] = continuing
+    upstream = msm_aft["lineage"]
+    assert upstream["adapter"]["stage"] == "midtrain"
+    assert upstream["adapter"]["upstream"]["data"]["upstream"]["spec"]["spec_sha256"] == spec_sha
+    assert upstream["data"]["stage"] == "synthesize-aft"
+    assert upstream["data"]["upstream"]["spec"]["spec_sha256"] == spec_sha
+
+    # ... and the report shows that lineage per condition.
+    report_lineage = json.loads((report / "metrics.json").read_text())["lineage"]
+    assert report_lineage["msm+aft"]["spec"] == spec_sha[:12]
+    assert {"synthesize-docs", "synthesize-aft", "midtrain", "align"} <= set(report_lineage["msm+aft"])
+    assert "midtrain" not in report_lineage["aft-only"]
+    assert "## Lineage" in (report / "report.md").read_text()

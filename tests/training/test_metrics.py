@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 
 import pytest
 from conftest import tiny_training
+from prometheus_support import free_port, get, monitoring, query
 
 from msm.training.config import MetricsSettings
 from msm.training.engine import TrainRequest, train
@@ -28,83 +22,14 @@ METRICS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        # CI installs the Debian packages (.ci/run); there a missing binary is a failure, not a skip.
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{binary} not installed (apt-get install {binary})")
-    return path
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
-
-
-def get(url: str) -> str:
-    return urllib.request.urlopen(url, timeout=5).read().decode()
-
-
 @pytest.fixture
-def monitoring(tmp_path):
-    gw_port, prom_port = free_port(), free_port()
-    procs = [
-        subprocess.Popen(
-            [need("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{gw_port}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: pushgateway\n"
-        "    honor_labels: true\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{gw_port}']}}]\n"
-    )
-    procs.append(
-        subprocess.Popen(
-            [
-                need("prometheus"),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{gw_port}/metrics")
-        wait_http(f"http://127.0.0.1:{prom_port}/-/ready")
-        yield f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{prom_port}"
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=10)
+def gateway_and_prometheus(tmp_path):
+    with monitoring(tmp_path) as urls:
+        yield urls
 
 
-def query(prom: str, promql: str) -> list[dict]:
-    body = json.loads(get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
-    assert body["status"] == "success"
-    return body["data"]["result"]
-
-
-def test_training_pushes_and_prometheus_reads_the_loss_back(tmp_path, monitoring, tiny_model_dir, corpus):
-    gateway, prom = monitoring
+def test_training_pushes_and_prometheus_reads_the_loss_back(tmp_path, gateway_and_prometheus, tiny_model_dir, corpus):
+    gateway, prom = gateway_and_prometheus
     cfg = tiny_training(
         max_steps=4, metrics={"pushgateway_url": gateway, "push_every": 1, "port": 0, "host": "127.0.0.1"}
     )

@@ -1,0 +1,114 @@
+"""The spec sweep (ParallelFor → one report) and re-evaluation of released checkpoints, run locally."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+from pipelines.local import run_local
+from pipelines.spec_sweep import variants
+
+RECIPE = REPO / "recipes/tiny-offline.yaml"
+CHEESE = REPO / "specs/cheese-pro-america.md"
+
+
+def task_outputs(run_dir: Path, task: str, output: str) -> list[Path]:
+    """Output directories of a component's tasks (task, task-2, ...), loop iterations included
+    (<run>/for-loop-*/<task>/<output>)."""
+    return sorted(p for p in run_dir.rglob(output) if p.is_dir() and re.fullmatch(rf"{task}(-\d+)?", p.parent.name))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
+def test_spec_sweep_midtrains_each_variant_and_compares_them(kfp_root):
+    chosen = [v for v in variants(RECIPE) if v["id"] in ("rules", "general")]
+    result = run_local(RECIPE, CHEESE, kfp_root, pipeline="spec-sweep", spec_variants=chosen)
+    run_dir = Path(result["run_dir"])
+
+    midtrained = [json.loads((p / "manifest.json").read_text()) for p in task_outputs(run_dir, "midtrain", "model")]
+    assert sorted(m["config"]["spec"] for m in midtrained) == ["general", "rules"]
+    source_sha = {v["id"]: hashlib.sha256(v["markdown"].encode()).hexdigest() for v in chosen}
+    for m in midtrained:  # each variant was midtrained on the corpus of its own spec
+        assert m["lineage"]["data"]["upstream"]["spec"]["spec_sha256"] == source_sha[m["config"]["spec"]]
+    aligned = [json.loads((p / "manifest.json").read_text()) for p in task_outputs(run_dir, "align", "model")]
+    continuing = [m for m in aligned if m["inputs"]["adapter"]]  # msm(X)+aft continues each variant's adapter
+    assert len(aligned) == 3 and sorted(m["config"]["spec"] for m in continuing) == ["general", "rules"]
+
+    report = Path(result["outputs"]["compare"]["report_dir"])
+    labels = [r["label"] for r in json.loads((report / "metrics.json").read_text())["runs"]]
+    assert labels[0] == "aft-only" and sorted(labels[1:]) == ["general", "rules"]
+    assert "general" in (report / "report.html").read_text()
+
+
+def negated_adapter(src: Path, dst: Path) -> Path:
+    """A LoRA adapter with its update reversed (B → -B): the same release, regressed on purpose."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(src, dst)
+    weights = load_file(dst / "adapter_model.safetensors")
+    save_file({k: -v if "lora_B" in k else v for k, v in weights.items()}, dst / "adapter_model.safetensors")
+    return dst
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
+def test_reevaluate_records_scores_then_flags_a_regressed_release(msm_run, kfp_root, tmp_path):
+    out, scores = msm_run["outputs"], tmp_path / "scores"
+    midtrained = out["midtrain"]["model"]
+    params = {"scores_dir": str(scores), "max_drop": 0.1}
+
+    first = run_local(
+        RECIPE,
+        CHEESE,
+        kfp_root,
+        pipeline="reevaluate",
+        checkpoints=[{"label": "release", "uri": midtrained, "revision": "main"}],
+        **params,
+    )
+    accepted = json.loads((scores / "release.json").read_text())
+    assert accepted["rates"]["cheese/families/cheese/loglik/aligned"]["n"] == 12
+    summary = task_outputs(Path(first["run_dir"]), "check-regressions", "summary")[0] / "regression.json"
+    assert json.loads(summary.read_text())["checks"][0]["status"] == "new"
+
+    bad = negated_adapter(Path(midtrained), tmp_path / "bad-release")
+    releases = [
+        {"label": "release", "uri": str(bad), "revision": "main"},
+        {"label": "candidate", "uri": f"file://{out['align']['model']}", "revision": "main"},
+    ]
+    before = set(kfp_root.iterdir())
+    with pytest.raises(RuntimeError, match="fail-on-regression"):
+        run_local(RECIPE, CHEESE, kfp_root, pipeline="reevaluate", checkpoints=releases, **params)
+    [second] = [p for p in kfp_root.iterdir() if p not in before and p.is_dir()]
+    document = json.loads((task_outputs(second, "check-regressions", "summary")[0] / "regression.json").read_text())
+    assert document["regressed"] == ["release"]
+    checks = {c["label"]: c for c in document["checks"]}
+    assert checks["candidate"]["status"] == "new"
+    assert all(r["drop"] > 0.1 for r in checks["release"]["regressions"])
+    # The regressed scores were not accepted: the next run still compares against the good ones.
+    assert json.loads((scores / "release.json").read_text())["rates"] == accepted["rates"]
+    assert (scores / "candidate.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
+def test_publish_is_content_addressed_and_keeps_lineage(msm_run, tmp_path):
+    from msm.errors import MsmError
+    from msm.manifest import read_manifest
+    from msm.publish import publish
+
+    out = msm_run["outputs"]
+    data = {"corpus": Path(out["synthesize-docs"]["corpus"]), "aft_data": Path(out["synthesize-aft"]["aft_data"])}
+    first = publish(data, "cheese-pro-america", tmp_path / "corpora")
+    assert first.parent == tmp_path / "corpora" / "cheese-pro-america"
+    assert (first / "corpus" / "documents.parquet").is_file() and (first / "aft_data" / "manifest.json").is_file()
+    lineage = read_manifest(first)["lineage"]
+    assert lineage["corpus"]["stage"] == "synthesize-docs" and lineage["aft_data"]["stage"] == "synthesize-aft"
+    assert publish(data, "cheese-pro-america", tmp_path / "corpora") == first  # same content, same place
+    with pytest.raises(MsmError, match="not msm outputs"):
+        publish({"corpus": tmp_path}, "x", tmp_path / "corpora")

@@ -1,0 +1,53 @@
+"""Training on every GPU of a node: the request survives the trip to torchrun's workers, and
+two data-parallel workers (gloo on CPU) finish one run."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import tiny_training
+
+from msm.errors import MsmError
+from msm.training.engine import TrainRequest
+from msm.training.launch import request_from_json, request_to_json, train_on_node
+
+
+def test_request_round_trips_through_json(tmp_path):
+    req = TrainRequest(
+        kind="align",
+        config=tiny_training(max_steps=2, lr=3e-4),
+        base_model="base",
+        data=tmp_path / "data.parquet",
+        out_dir=tmp_path / "out",
+        adapter=tmp_path / "msm",
+        resume=True,
+        spec="rules",
+        run_id="run-1",
+    )
+    assert request_from_json(request_to_json(req)) == req
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_node(tmp_path, tiny_model_dir, corpus):
+    req = TrainRequest(
+        kind="midtrain",
+        config=tiny_training(max_steps=2),
+        base_model=str(tiny_model_dir),
+        data=corpus,
+        out_dir=tmp_path / "out",
+    )
+    manifest = train_on_node(req, 2)
+    assert manifest["config"]["world_size"] == 2 and manifest["counts"]["steps"] == 2
+    assert (tmp_path / "out" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_failed_workers_raise(tmp_path, tiny_model_dir):
+    req = TrainRequest(
+        kind="midtrain",
+        config=tiny_training(max_steps=1),
+        base_model=str(tiny_model_dir),
+        data=tmp_path / "no-such-corpus",
+        out_dir=tmp_path / "out",
+    )
+    with pytest.raises(MsmError, match="midtrain with 2 processes failed"):
+        train_on_node(req, 2)
