@@ -72,14 +72,20 @@ class TrainRequest:
 # ---------------------------------------------------------------- setup helpers
 
 
-def ensure_distributed_env() -> tuple[int, int]:
-    """(rank, world size). Without a launcher, DeepSpeed needs these set or it tries MPI."""
+SINGLE_PROCESS_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def ensure_distributed_env() -> tuple[int, int, tuple[str, ...]]:
+    """(rank, world size, the variables set here). Without a launcher, DeepSpeed needs these set or
+    it tries MPI."""
+    set_here: tuple[str, ...] = ()
     if "RANK" not in os.environ:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        set_here = SINGLE_PROCESS_ENV
+    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), set_here
 
 
 def use_bf16(precision: str) -> bool:
@@ -204,7 +210,7 @@ class Trainer:
         self.stage: StageSettings = req.config.midtrain if req.kind == "midtrain" else req.config.align
         self.out = Path(req.out_dir)
         self.ckpt_dir = self.out / CHECKPOINTS
-        self.rank, self.world = ensure_distributed_env()
+        self.rank, self.world, self.env_set_here = ensure_distributed_env()
         self.bf16 = use_bf16(self.cfg.precision)
 
     # -- inputs, checked before anything is written
@@ -392,6 +398,15 @@ class Trainer:
 
     # -- the loop
     def train(self) -> dict[str, Any]:
+        try:
+            return self._train()
+        finally:
+            # Left behind, these would reach every later subprocess (pipeline tasks, DVC stages), whose
+            # rank 0 would then fail to bind the MASTER_PORT that this process's store still holds.
+            for key in self.env_set_here:
+                os.environ.pop(key, None)
+
+    def _train(self) -> dict[str, Any]:
         self.prepare()
         done = read_manifest(self.out)
         if done and done.get("stage") == self.req.kind and self.req.resume:

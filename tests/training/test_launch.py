@@ -3,11 +3,13 @@ two data-parallel workers (gloo on CPU) finish one run."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import tiny_training
 
 from msm.errors import MsmError
-from msm.training.engine import TrainRequest
+from msm.training.engine import SINGLE_PROCESS_ENV, TrainRequest
 from msm.training.launch import request_from_json, request_to_json, train_on_node
 
 
@@ -51,3 +53,18 @@ def test_failed_workers_raise(tmp_path, tiny_model_dir):
     )
     with pytest.raises(MsmError, match="midtrain with 2 processes failed"):
         train_on_node(req, 2)
+
+
+def test_in_process_training_leaves_no_launcher_variables(tmp_path, tiny_model_dir, corpus, monkeypatch):
+    """Left in os.environ, they would make a later subprocess's rank 0 bind a port this process holds."""
+    for key in SINGLE_PROCESS_ENV:
+        monkeypatch.delenv(key, raising=False)
+    req = TrainRequest(
+        kind="midtrain",
+        config=tiny_training(max_steps=1),
+        base_model=str(tiny_model_dir),
+        data=corpus,
+        out_dir=tmp_path,
+    )
+    train_on_node(req, 1)
+    assert not [key for key in SINGLE_PROCESS_ENV if key in os.environ]
