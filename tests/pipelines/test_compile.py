@@ -143,7 +143,7 @@ def test_every_pipeline_compiles_for_both_targets(tmp_path, monkeypatch, name):
     mounted = {e for e, s in k8s.items() if any(m["mountPath"] == "/mnt/msm" for m in s.get("pvcMount", []))}
     expected = {
         "aft-baseline": {"exec-align", "exec-align-2", "exec-evaluate", "exec-evaluate-2", "exec-evaluate-3"},
-        "spec-sweep": set(),
+        "spec-sweep": {"exec-midtrain", "exec-align", "exec-align-2", "exec-synthesize-docs", "exec-synthesize-aft"},
         "reevaluate": {"exec-fetch-checkpoint", "exec-check-regressions", "exec-evaluate"},
         "synthesize-only": {"exec-synthesize-docs", "exec-synthesize-aft", "exec-publish"},
     }[name]
