@@ -3,10 +3,15 @@
 The OpenAI-compatible backend (OpenAI, vLLM's server, others) and the Anthropic backend use the
 official SDKs with their own retries switched off: engine.py retries, so that every retry is
 counted, paced by the rate limiter and bounded by the recipe. The offline backend is in offline.py.
+
+Both clients use the SDKs' aiohttp transport: at 64 calls in flight their default httpx connection
+pool scans every connection on each request, which made the client, not the API, the bottleneck
+(bench/synth_concurrency.py).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,25 +117,39 @@ class OpenAIBackend:
         base_url = (
             _env(cfg.base_url_env, "synthesis.generator.base_url_env", "the API base URL") if cfg.base_url_env else None
         )
-        self._client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=cfg.timeout_s)
+        self._client = openai.AsyncOpenAI(
+            api_key=key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=cfg.timeout_s,
+            http_client=openai.DefaultAioHttpClient(),
+        )
 
     async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
+        # The SDK's plain `post` (its documented way to send a raw body): `chat.completions.create`
+        # walks every message through its type-driven transform and builds pydantic models for the
+        # reply, about as much CPU per call as the HTTP itself; we need four fields of the JSON.
+        body = {
+            "model": self.model,
+            "messages": [dict(m) for m in request.messages],
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
         try:
-            resp = await self._client.chat.completions.create(
-                model=self.model,
-                messages=[dict(m) for m in request.messages],  # type: ignore[misc]
-                temperature=temperature,
-                max_tokens=max_tokens,
-                extra_headers={REQUEST_KEY_HEADER: request.key},
+            raw = await self._client.post(
+                "/chat/completions", cast_to=bytes, body=body, options={"headers": {REQUEST_KEY_HEADER: request.key}}
             )
         except self._sdk.OpenAIError as e:
             raise _classify(e, self._sdk) from None
-        text = (resp.choices[0].message.content or "") if resp.choices else ""
-        usage = resp.usage
+        try:
+            resp = json.loads(raw)
+            choices = resp.get("choices") or [{}]
+            text = (choices[0].get("message") or {}).get("content") or ""
+            usage = resp.get("usage") or {}
+        except (ValueError, AttributeError, TypeError) as e:  # not JSON, or not a chat completion
+            raise TransientError(f"unreadable reply from the generator API: {str(e)[:200]}") from None
         return Completion(
-            text=text,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
+            text=text, input_tokens=usage.get("prompt_tokens") or 0, output_tokens=usage.get("completion_tokens") or 0
         )
 
     async def close(self) -> None:
@@ -150,7 +169,13 @@ class AnthropicBackend:
         base_url = (
             _env(cfg.base_url_env, "synthesis.generator.base_url_env", "the API base URL") if cfg.base_url_env else None
         )
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=base_url, max_retries=0, timeout=cfg.timeout_s)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=cfg.timeout_s,
+            http_client=anthropic.DefaultAioHttpClient(),
+        )
 
     async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")

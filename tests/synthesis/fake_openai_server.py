@@ -32,6 +32,7 @@ class Faults:
     rate_drop: float = 0.0  # close the connection without a response
     rate_empty: float = 0.0  # 200 with empty content
     rate_malformed: float = 0.0  # 200 with content in none of the requested tags
+    rate_not_json: float = 0.0  # 200 whose body is not JSON (a proxy's error page)
     garbage_forever: bool = False  # every 200 is malformed
     latency_s: float = 0.0
     hang_s: float = 2.0
@@ -113,6 +114,10 @@ def reply_for(messages: list[dict[str, str]], rng: random.Random) -> str:
     return _words(rng, 20)
 
 
+def _sleep_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.monotonic()))
+
+
 class _QuietServer(ThreadingHTTPServer):
     request_queue_size = 256  # the default backlog of 5 refuses connections at 64 in flight
 
@@ -130,6 +135,9 @@ class FakeLLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+            # delayed ACK (~40 ms on Linux), which no real API server adds.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -163,6 +171,7 @@ class FakeLLMServer:
             ("drop", f.rate_drop),
             ("empty", f.rate_empty),
             ("malformed", f.rate_malformed),
+            ("not_json", f.rate_not_json),
         ):
             if x < rate:
                 return outcome, rng
@@ -178,17 +187,24 @@ class FakeLLMServer:
         record = Record(key=key, arrived=time.time(), outcome=outcome)
         with self.stats.lock:
             self.stats.records.append(record)
-        if self.faults.latency_s:
-            time.sleep(self.faults.latency_s)
+        # The latency counts from arrival: the server's own work (writing the reply) is part of it,
+        # so a loaded test machine does not lengthen every call beyond what the faults ask for.
+        reply_at = time.monotonic() + self.faults.latency_s
         if outcome == "timeout":
             time.sleep(self.faults.hang_s)
             h.close_connection = True
             return
         if outcome == "drop":
+            _sleep_until(reply_at)
             h.close_connection = True
             h.connection.close()
             return
+        if outcome == "not_json":
+            _sleep_until(reply_at)
+            self._send_bytes(h, 200, b"<html>upstream proxy error</html>", "text/html")
+            return
         if outcome in ("429", "500"):
+            _sleep_until(reply_at)
             self._send(h, int(outcome), {"error": {"message": f"injected {outcome}", "type": "injected"}})
             return
         messages = list(body.get("messages", []))
@@ -226,15 +242,19 @@ class FakeLLMServer:
                     "total_tokens": usage_in + usage_out,
                 },
             }
+        _sleep_until(reply_at)
         if self._send(h, 200, payload):
             record.finished = time.time()
 
+    @classmethod
+    def _send(cls, h: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> bool:
+        return cls._send_bytes(h, status, json.dumps(payload).encode(), "application/json")
+
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> bool:
-        data = json.dumps(payload).encode()
+    def _send_bytes(h: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str) -> bool:
         try:
             h.send_response(status)
-            h.send_header("content-type", "application/json")
+            h.send_header("content-type", content_type)
             h.send_header("content-length", str(len(data)))
             if status == 429:
                 h.send_header("retry-after", "0")

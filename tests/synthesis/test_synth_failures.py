@@ -67,6 +67,14 @@ def test_transient_errors_forever_fail_after_bounded_retries(tmp_path, write_rec
     assert len(server.stats.records) == 4
 
 
+def test_replies_that_are_not_json_are_retried_then_fail_clearly(tmp_path, write_recipe, llm_server, repo):
+    recipe = write_recipe({"generator": openai_generator(max_retries=2)})
+    with llm_server(Faults(rate_not_json=1.0)) as server, pytest.raises(GenerationFailed) as e:
+        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "out", progress=False)
+    assert "kept failing (unreadable reply from the generator API" in str(e.value)
+    assert len(server.stats.records) == 3
+
+
 def test_unknown_backend_names_the_field(tmp_path, write_recipe, repo, cli):
     recipe = write_recipe({"generator": {"backend": "openia"}})
     result = cli("synthesize", "docs", "--spec", repo / "specs/rules.md", "--recipe", recipe, "--out", tmp_path / "o")
