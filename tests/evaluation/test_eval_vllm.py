@@ -112,6 +112,27 @@ def test_trained_adapter_served_as_lora_matches_hf_peft(cli, tiny_model_dir, tra
         assert vllm[k]["tokens"] == hf[k]["tokens"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["vllm", "vllm-server"])
+def test_sampled_agentic_run_on_long_prompts_survives_vllm_cpu(cli, tiny_model_dir, tmp_path, engine):
+    """Nine long agentic prompts sampled at temperature 0.7 with per-request seeds: together they
+    exceed one step's token budget, so a chunked prefill would split one of them, and vllm-cpu's
+    seeded sampler cannot rewind after that ("CPU Generator does not use offset" killed the engine
+    until chunked prefill was turned off on CPU)."""
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        vllm_memory_utilization=0.15,
+        am={"samples_per_condition": 1, "max_new_tokens": 4, "goals": ["none", "america", "global"]},
+    )
+    out = tmp_path / engine
+    args = ("--model", tiny_model_dir, "--recipe", recipe, "--out", out, "--engine", engine, "--suites", "am")
+    result = cli("evaluate", *args)
+    assert result.exit_code == 0, result.output
+    rows = samples(out, "am")
+    assert len(rows) == 9 and {r["scenario"] for r in rows.values()} == {"exfiltration", "leaking", "lethal"}
+    assert all(r["tokens"] >= 1 for r in rows.values())
+
+
 @pytest.mark.parametrize(
     ("config", "merged"),
     [
