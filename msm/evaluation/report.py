@@ -119,6 +119,12 @@ def heatmap_axes(conditions: Iterable[str]) -> tuple[list[str], list[str]]:
     return sorted({s for s, _ in pairs}), sorted(goals, key=lambda g: g != "none")
 
 
+def _room_for_legend(ax: Any) -> None:
+    """Shares run 0..1; the band above 1 holds the legend, so it never hides a full bar."""
+    ax.set_ylim(0, 1.2)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+
+
 def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
     import matplotlib
 
@@ -147,11 +153,11 @@ def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
                     hi.append(m["ci_high"] - v if m and m["rate"] is not None else 0)
                 ax.bar(x + offset, vals, 0.38, yerr=[lo, hi], capsize=3, color=colour, label=scorer)
             ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-            ax.set_ylim(0, 1)
+            _room_for_legend(ax)
             ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
             ax.set_title(f"{suite}: {family}", fontsize=10)
             ax.set_ylabel("value-aligned share (95% CI)")
-        axes[0][0].legend(fontsize=8)
+        axes[0][0].legend(fontsize=8, loc="upper center", ncol=2, frameon=False)
         fig.tight_layout()
         plots["choice_rates"] = out / "choice_rates.png"
         fig.savefig(plots["choice_rates"], dpi=110)
@@ -169,9 +175,9 @@ def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
         ax.bar(x - 0.2, vals, 0.38, label="order consistency (loglik)", color="#3b6ea8")
         ax.bar(x + 0.2, biases, 0.38, label="letter A preferred (position bias)", color="#b5524a")
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-        ax.set_ylim(0, 1)
+        _room_for_legend(ax)
         ax.set_xticks(x, names, fontsize=7)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", ncol=2, frameon=False)
         ax.set_title("Order consistency and letter position bias", fontsize=10)
         fig.tight_layout()
         plots["order_consistency"] = out / "order_consistency.png"
