@@ -58,24 +58,17 @@ def open_engine(
         from msm.evaluation.engine_hf import HFEngine
 
         return HFEngine(source, batch_size=batch_size, dtype=dtype)
+    vllm_settings: dict[str, Any] = {
+        "memory_utilization": vllm_memory_utilization,
+        "dtype": dtype,
+        "max_model_len": vllm_max_model_len,
+        "tensor_parallel_size": vllm_tensor_parallel_size,
+        "prompt_logprobs": prompt_logprobs,
+    }
     if kind == "vllm-server":
         from msm.evaluation.engine_vllm_server import VLLMServerEngine
 
-        return VLLMServerEngine(
-            source,
-            memory_utilization=vllm_memory_utilization,
-            dtype=dtype,
-            max_model_len=vllm_max_model_len,
-            tensor_parallel_size=vllm_tensor_parallel_size,
-            prompt_logprobs=prompt_logprobs,
-        )
+        return VLLMServerEngine(source, **vllm_settings)
     from msm.evaluation.engine_vllm import VLLMEngine
 
-    return VLLMEngine(
-        source,
-        memory_utilization=vllm_memory_utilization,
-        dtype=dtype,
-        max_model_len=vllm_max_model_len,
-        tensor_parallel_size=vllm_tensor_parallel_size,
-        prompt_logprobs=prompt_logprobs,
-    )
+    return VLLMEngine(source, **vllm_settings)
