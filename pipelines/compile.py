@@ -16,15 +16,22 @@ TARGETS = ("kubeflow", "vertex")
 
 def comment_out_header(path: Path, pipeline) -> None:
     """KFP 2.17 copies multi-line parameter defaults (our spec and recipe) into its comment header
-    without a '#' on the continuation lines, which makes the file invalid YAML; add the '#'."""
-    header = extract_comments_from_pipeline_spec(
-        json_format.MessageToDict(pipeline.pipeline_spec), pipeline.description
-    )
-    text = path.read_text(encoding="utf-8")
-    if not text.startswith(header):
+    without a '#' on the continuation lines, which makes the file invalid YAML; add the '#'.
+
+    The header is found by its line count, not its text: KFP renders a *copy* of the pipeline spec,
+    and protobuf (upb) iterates map fields in an order seeded per process that a copy need not keep,
+    so a dict default (reevaluate's checkpoints) can list its keys in another order than ours (one
+    process in ten, seen as a flaky compile test). Reordering keys never changes the line count, and
+    the header must still hold exactly our characters.
+    """
+    ours = extract_comments_from_pipeline_spec(json_format.MessageToDict(pipeline.pipeline_spec), pipeline.description)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    count = len(ours.splitlines())
+    header = "".join(lines[:count])
+    if not header.startswith("# PIPELINE DEFINITION\n") or sorted(header) != sorted(ours):
         raise RuntimeError(f"{path}: unexpected KFP header; check the kfp version")
-    fixed = "".join(line if line.startswith("#") else "# " + line for line in header.splitlines(keepends=True))
-    path.write_text(fixed + text[len(header) :], encoding="utf-8")
+    fixed = "".join(line if line.startswith("#") else "# " + line for line in lines[:count])
+    path.write_text(fixed + "".join(lines[count:]), encoding="utf-8")
 
 
 def compile_pipelines(recipe: Path, spec: Path, out_dir: Path, pipeline_name: str = "msm") -> dict[str, Path]:

@@ -78,7 +78,14 @@ class EvaluationConfig(_Strict):
     seed: int = Field(default=0, ge=0)
     batch_size: int = Field(default=16, ge=1, le=4096, description="prompts per HF batch / per appended vLLM chunk")
     vllm_memory_utilization: float = Field(
-        default=0.9, gt=0, le=1, description="vLLM: GPU memory fraction; on CPU the fraction of RAM reserved"
+        default=0.9, gt=0, le=1, description="vLLM on a GPU: the fraction of its memory vLLM may take"
+    )
+    vllm_cpu_kv_cache_sequences: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="vLLM on CPU: the KV cache holds this many sequences of vllm_max_model_len tokens, sized "
+        "from the model (not a fraction of RAM, which fails on any machine other processes share)",
     )
     dtype: Literal["float32", "bfloat16"] = Field(
         default="float32",

@@ -51,6 +51,7 @@ def open_engine(
     vllm_memory_utilization: float = 0.9,
     vllm_tensor_parallel_size: int = 1,
     vllm_max_model_len: int | None = None,
+    vllm_cpu_kv_cache_sequences: int = 4,
     prompt_logprobs: bool = True,
 ) -> Engine:
     """prompt_logprobs: whether continuation_logprobs will be called (it decides how vLLM applies an adapter)."""
@@ -63,6 +64,7 @@ def open_engine(
         "dtype": dtype,
         "max_model_len": vllm_max_model_len,
         "tensor_parallel_size": vllm_tensor_parallel_size,
+        "cpu_kv_cache_sequences": vllm_cpu_kv_cache_sequences,
         "prompt_logprobs": prompt_logprobs,
     }
     if kind == "vllm-server":

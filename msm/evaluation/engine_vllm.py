@@ -26,6 +26,7 @@ from typing import Any
 
 from msm.evaluation.engine import Generation, Messages, continuation_ids, prompt_ids
 from msm.evaluation.model_source import ModelSource
+from msm.evaluation.vllm_memory import vllm_memory_settings
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +104,21 @@ class VLLMEngine:
         max_model_len: int | None = None,
         tensor_parallel_size: int = 1,
         prompt_logprobs: bool = True,
+        cpu_kv_cache_sequences: int = 4,
     ):
-        # On the CPU backend this fraction of *RAM* is reserved at start-up (vLLM's flag keeps its GPU name).
         self.kwargs: dict = {
             "dtype": dtype,
             "enforce_eager": True,
             "seed": 0,
-            "gpu_memory_utilization": memory_utilization,
             "tensor_parallel_size": tensor_parallel_size,
+            **vllm_memory_settings(
+                source.model_dir,
+                memory_utilization=memory_utilization,
+                max_model_len=max_model_len,
+                dtype=dtype,
+                kv_cache_sequences=cpu_kv_cache_sequences,
+            ),
         }
-        if max_model_len:
-            self.kwargs["max_model_len"] = max_model_len
         if whole_prompt_prefill():
             self.kwargs["enable_chunked_prefill"] = False
         self.lora: Any = None

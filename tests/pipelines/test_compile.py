@@ -166,3 +166,44 @@ def test_unknown_pipeline_names_the_choices(tmp_path):
 
     with pytest.raises(MsmError, match=r"unknown pipeline 'nope'\n.*fix: use one of msm, aft-baseline"):
         compile_pipelines(REPO / "recipes/tiny-offline.yaml", REPO / "specs/rules.md", tmp_path, "nope")
+
+
+def test_header_is_fixed_whatever_order_kfp_lists_a_dict_defaults_keys(tmp_path):
+    """KFP renders a copy of the spec whose protobuf maps may iterate in another order than ours
+    (per-process hash seed): a header whose dict default lists its keys differently must still be fixed."""
+    import re
+
+    from kfp import compiler
+
+    from pipelines.compile import comment_out_header
+    from pipelines.registry import pipeline_module
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text((REPO / "recipes/tiny-offline.yaml").read_text() + PVC_RECIPE)
+    pipeline = pipeline_module("reevaluate").build(recipe, REPO / "specs/rules.md", "kubeflow")
+    path = tmp_path / "p.yaml"
+    compiler.Compiler().compile(pipeline, str(path))
+    text = path.read_text()
+    [entry] = re.findall(r"\{'[^{}]*'revision'[^{}]*\}", text.split("\n# Outputs:")[0].split("components:")[0])
+    pairs = re.findall(r"'(\w+)': '([^']*)'", entry)
+    reordered = "{" + ", ".join(f"'{k}': '{v}'" for k, v in reversed(pairs)) + "}"
+    assert reordered != entry
+    path.write_text(text.replace(entry, reordered, 1))
+
+    comment_out_header(path, pipeline)
+    doc, _platform = list(yaml.safe_load_all(path.read_text()))
+    assert doc["root"]["inputDefinitions"]["parameters"]["checkpoints"]["defaultValue"][0]["revision"] == "0123abc"
+
+
+def test_a_foreign_header_is_refused(tmp_path):
+    from kfp import compiler
+
+    from pipelines.compile import comment_out_header
+    from pipelines.registry import pipeline_module
+
+    pipeline = pipeline_module("msm").build(REPO / "recipes/tiny-offline.yaml", REPO / "specs/rules.md", "vertex")
+    path = tmp_path / "p.yaml"
+    compiler.Compiler().compile(pipeline, str(path))
+    path.write_text(path.read_text().replace("# Name: msm", "# Name: other", 1))
+    with pytest.raises(RuntimeError, match="unexpected KFP header"):
+        comment_out_header(path, pipeline)
