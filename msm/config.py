@@ -171,10 +171,23 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 def load_recipe(path: Path | str, *, check_files: bool = True) -> Recipe:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        data = path.read_bytes()
+    except OSError as e:
         raise InvalidInput(
-            [problem(path, f"cannot read recipe: {e}", "pass the path of a YAML file in recipes/")]
+            [problem(path, f"cannot read recipe: {e.strerror}", "pass the path of a YAML file in recipes/")]
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(
+            [
+                problem(
+                    path,
+                    f"not UTF-8 text (byte 0x{data[e.start]:02x}); a recipe is a UTF-8 YAML file",
+                    "re-save the recipe as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+                    line=data[: e.start].count(b"\n") + 1,
+                )
+            ]
         ) from None
     return parse_recipe(text, path, check_files=check_files)
 

@@ -12,10 +12,31 @@ output (a corpus) keeps its own manifest, so its lineage travels on.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from msm.errors import MsmError
+from msm.errors import InvalidInput, MsmError, problem
 from msm.outputs import staged_output
+
+
+def check_dvc_files(fs, repo: str, rev: str) -> None:
+    """Parse the revision's .dvc and dvc.yaml files. DVC skips a broken one silently, so the outputs it
+    declares look absent ("no such path"); name the broken file instead."""
+    from dvc.utils.serialize import ParseError
+
+    try:
+        _ = fs.repo.index.stages  # loading the index parses every DVC file of the revision
+    except ParseError as e:
+        # e.path is relative to the process's directory, not the repository: keep the repository part
+        name = "/".join(part for part in PurePosixPath(str(e.path)).parts if part not in ("/", ".", ".."))
+        raise InvalidInput(
+            [
+                problem(
+                    f"{repo}@{rev}:{name}",
+                    f"broken DVC file: {e}",
+                    "fix the file in the data repository (or restore it from git) and commit it",
+                )
+            ]
+        ) from None
 
 
 def fetch_dvc_data(repo: str, rev: str, path: str, out_dir: Path | str) -> Path:
@@ -30,7 +51,8 @@ def fetch_dvc_data(repo: str, rev: str, path: str, out_dir: Path | str) -> Path:
     try:
         fs = DVCFileSystem(repo, rev=rev)
         if not fs.exists(path):
-            raise MsmError(f"{where}: no such path at this revision\n    fix: see `dvc list {repo} --rev {rev}`")
+            check_dvc_files(fs, repo, rev)
+            raise InvalidInput([problem(where, "no such path at this revision", f"see `dvc list {repo} --rev {rev}`")])
         info = fs.info(path)
         commit = fs.repo.scm.get_rev()
         with staged_output(out_dir) as stage:

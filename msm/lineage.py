@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from msm.manifest import read_manifest
+from msm.errors import InvalidInput, problem
+from msm.manifest import MANIFEST_NAME, load_manifest
 
 
 def output_digest(manifest: dict[str, Any]) -> str:
@@ -27,12 +28,25 @@ def node(out_dir: Path | str | None) -> dict[str, Any] | None:
     if out_dir is None:
         return None
     path = Path(out_dir)
-    manifest = read_manifest(path) or (read_manifest(path.parent) if path.is_file() else None)
+    home = path.parent if path.is_file() else path
+    manifest = load_manifest(home)  # checked: a broken upstream manifest is refused, not dropped
     if manifest is None:
         return None
     entry: dict[str, Any] = {"stage": manifest["stage"], "digest": output_digest(manifest)}
     if manifest["stage"] == "ingest":  # the root of every tree: name the spec itself
-        entry["spec_sha256"] = manifest["inputs"]["spec"]["sha256"]
+        spec_sha = (manifest["inputs"].get("spec") or {}).get("sha256")
+        if not isinstance(spec_sha, str):
+            raise InvalidInput(
+                [
+                    problem(
+                        home / MANIFEST_NAME,
+                        "an ingest manifest without the spec's sha256",
+                        "render the spec again with `msm ingest` or `msm spec render`",
+                        field="inputs.spec.sha256",
+                    )
+                ]
+            )
+        entry["spec_sha256"] = spec_sha
     entry["upstream"] = manifest.get("lineage", {})
     return entry
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from msm import __version__
+from msm.errors import InvalidInput, problem
 from msm.hashing import sha256_file
 
 MANIFEST_NAME = "manifest.json"
@@ -106,13 +107,67 @@ def write_manifest(out_dir: Path, **kwargs: Any) -> dict[str, Any]:
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """This stage's own earlier manifest, leniently: an unreadable one just means "not finished" and the
+    stage makes its output again. Manifests of *inputs* go through load_manifest, which refuses them."""
     path = out_dir / MANIFEST_NAME
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # ValueError: invalid JSON or not UTF-8
         return None
+
+
+def read_json_object(path: Path, fix: str, *, field: str | None = None) -> dict[str, Any]:
+    """A JSON object from a file an msm stage reads, or InvalidInput naming the file and what is wrong."""
+
+    def fail(message: str, line: int | None = None) -> InvalidInput:
+        return InvalidInput([problem(path, message, fix, line=line, field=field)])
+
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except OSError as e:
+        raise fail(f"cannot read file: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise fail(
+            f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}): not JSON, or damaged",
+            line=data[: e.start].count(b"\n") + 1,
+        ) from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        truncated = " (the file ends early: truncated?)" if e.pos >= len(text.rstrip()) else ""
+        raise fail(f"not valid JSON: {e.msg}{truncated}", line=e.lineno) from None
+    if not isinstance(value, dict):
+        raise fail(f"holds a JSON {type(value).__name__}, expected an object ({{...}})")
+    return value
+
+
+# What a stage reads from an upstream manifest (lineage, fingerprints); the rest is for people.
+REQUIRED_FIELDS: dict[str, type] = {"stage": str, "inputs": dict, "config": dict, "outputs": dict}
+
+
+def load_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The manifest of an msm output this stage reads: None when there is none (not an msm output, or
+    unfinished); InvalidInput when it exists but is not a manifest, since trusting or ignoring it
+    would carry wrong or lost lineage into this stage's output."""
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    fix = f"re-run the stage that wrote {Path(out_dir)}, or delete its {MANIFEST_NAME} if it is not an msm output"
+    manifest = read_json_object(path, fix)
+    problems = [
+        problem(path, f"`{name}` is missing or not a JSON {kind.__name__}", fix, field=name)
+        for name, kind in REQUIRED_FIELDS.items()
+        if not isinstance(manifest.get(name), kind)
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    return manifest
 
 
 FETCH_RECORD = "fetched.json"

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from msm.errors import InvalidInput, MsmError, problem
+from msm.preemption import exit_on_preempted
 
 
 def evaluate_command(
@@ -20,46 +21,49 @@ def evaluate_command(
     judge: Annotated[str | None, typer.Option(help="BACKEND:MODEL, e.g. openai:my-judge (key/URL from env).")] = None,
     label: Annotated[str | None, typer.Option(help="Condition name in reports [default: from the adapter].")] = None,
 ) -> None:
-    """Run evaluation suites on one model (+ adapter); results per sample, metrics.json, manifest."""
+    """Run evaluation suites on one model (+ adapter); results per sample, metrics.json, manifest.
+
+    Exit codes: 0 done; 1 the judge failed for good; 2 bad input; 143 stopped by SIGTERM (rerun resumes)."""
     from msm.cli import _fail
     from msm.config import load_recipe
     from msm.evaluation.config import ENGINES, EvaluationConfig, JudgeConfig
     from msm.evaluation.judge import JudgeUnavailable, parse_judge_arg
     from msm.evaluation.run import EvalRequest, evaluate, parse_suites
 
-    try:
-        r = load_recipe(recipe)
-        cfg = r.evaluation or EvaluationConfig()
-        updates: dict = {}
-        if suites is not None:
-            updates["suites"] = parse_suites(suites)
-        if engine is not None:
-            if engine not in ENGINES:
-                raise InvalidInput(
-                    [problem("--engine", f"{engine!r} is not an engine", f"use --engine {' or '.join(ENGINES)}")]
+    with exit_on_preempted():
+        try:
+            r = load_recipe(recipe)
+            cfg = r.evaluation or EvaluationConfig()
+            updates: dict = {}
+            if suites is not None:
+                updates["suites"] = parse_suites(suites)
+            if engine is not None:
+                if engine not in ENGINES:
+                    raise InvalidInput(
+                        [problem("--engine", f"{engine!r} is not an engine", f"use --engine {' or '.join(ENGINES)}")]
+                    )
+                updates["engine"] = engine
+            if judge is not None:
+                backend, judge_model = parse_judge_arg(judge)
+                base = cfg.judge.model_dump() if cfg.judge else {}
+                updates["judge"] = JudgeConfig.model_validate({**base, "backend": backend, "model": judge_model})
+            cfg = cfg.model_copy(update=updates)
+            manifest = evaluate(
+                EvalRequest(
+                    model=model,
+                    out=out,
+                    config=cfg,
+                    model_name=r.identity.model_name,
+                    provider_name=r.identity.provider_name,
+                    specs=list(r.specs),
+                    adapter=adapter,
+                    label=label,
                 )
-            updates["engine"] = engine
-        if judge is not None:
-            backend, judge_model = parse_judge_arg(judge)
-            base = cfg.judge.model_dump() if cfg.judge else {}
-            updates["judge"] = JudgeConfig.model_validate({**base, "backend": backend, "model": judge_model})
-        cfg = cfg.model_copy(update=updates)
-        manifest = evaluate(
-            EvalRequest(
-                model=model,
-                out=out,
-                config=cfg,
-                model_name=r.identity.model_name,
-                provider_name=r.identity.provider_name,
-                specs=list(r.specs),
-                adapter=adapter,
-                label=label,
             )
-        )
-    except JudgeUnavailable as e:
-        _fail(e, exit_code=1)
-    except MsmError as e:
-        _fail(e)
+        except JudgeUnavailable as e:
+            _fail(e, exit_code=1)
+        except MsmError as e:
+            _fail(e)
     counts = manifest["counts"]
     done = ", ".join(
         f"{s}: {c['samples']} samples ({c['resumed']} resumed)"

@@ -3,7 +3,8 @@
 The synthesis engine already does what a judge needs (SQLite reply cache, retries with backoff on
 429/5xx/timeouts/dropped connections, bounded re-asks when a verdict does not parse, a concurrency
 cap), so it is reused as is. Verdicts are appended per judgment to the run's sample log; an
-unreachable judge stops the run after its retries with every finished judgment kept.
+unreachable judge stops the run after its retries with every finished judgment kept, and so does
+SIGTERM, after the calls in flight have landed (within the grace period).
 """
 
 from __future__ import annotations
@@ -21,15 +22,20 @@ from typing import Any
 from msm.errors import InvalidInput, MsmError, problem
 from msm.evaluation.config import JudgeConfig
 from msm.evaluation.results import SampleLog
+from msm.hashing import sha256_text
+from msm.preemption import Preempted, StopSignal
 from msm.synthesis.backends import DEFAULT_KEY_ENV, AnthropicBackend, FatalBackendError, OpenAIBackend, Request
 from msm.synthesis.cache import ReplyCache
 from msm.synthesis.config import GeneratorConfig
 from msm.synthesis.engine import Engine, ExtractionFailed
 from msm.synthesis.limits import Budget
 from msm.synthesis.parsing import ParseError
+from msm.synthesis.session import within_grace
 
 _ANSWER = re.compile(r"<answer>\s*(yes|no)\s*</answer>", re.IGNORECASE)
 _SCORE = re.compile(r"<score>\s*([012])\s*</score>")
+# The judge prompt templates (read at each use, so what a run's identity hashes is what it sends).
+PROMPT_DIR = Path(str(resources.files("msm.evaluation").joinpath("prompts")))
 
 
 class JudgeUnavailable(MsmError):
@@ -37,8 +43,12 @@ class JudgeUnavailable(MsmError):
 
 
 def prompt(name: str, **values: Any) -> str:
-    text = resources.files("msm.evaluation").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
+    text = (PROMPT_DIR / f"{name}.txt").read_text(encoding="utf-8")
     return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
+
+
+def prompt_sha256(name: str) -> str:
+    return sha256_text((PROMPT_DIR / f"{name}.txt").read_text(encoding="utf-8"))
 
 
 def parse_yes_no(text: str) -> bool:
@@ -110,14 +120,25 @@ class Judge:
     def record(self) -> dict[str, Any]:
         return {"backend": self.cfg.backend, "model": self.cfg.model}
 
-    def run(self, judgments: list[Judgment], log: SampleLog) -> dict[str, int]:
-        return asyncio.run(self._run([j for j in judgments if j.key not in log], log))
+    def check_cache(self) -> None:
+        """Refuse a damaged or foreign cache file before the run writes anything (a missing one is fine)."""
+        if self.cache_path.exists():
+            ReplyCache(self.cache_path).close()
 
-    async def _run(self, pending: list[Judgment], log: SampleLog) -> dict[str, int]:
+    def run(self, judgments: list[Judgment], log: SampleLog, stop: StopSignal) -> dict[str, int]:
+        try:
+            return asyncio.run(within_grace(self._run([j for j in judgments if j.key not in log], log, stop), stop))
+        except Preempted as e:
+            raise Preempted(
+                f"SIGTERM: {e}; every verdict is kept in {log.path}; rerun the same command to resume"
+            ) from None
+
+    async def _run(self, pending: list[Judgment], log: SampleLog, stop: StopSignal) -> dict[str, int]:
         backend = OpenAIBackend(self.gen) if self.cfg.backend == "openai" else AnthropicBackend(self.gen)
         cache = ReplyCache(self.cache_path)
         budget = Budget(max_tokens=None, max_dollars=None, spent_tokens=0, spent_dollars=0.0)
         engine = Engine(backend, self.gen, cache, budget, None)
+        engine.stop = stop
 
         async def one(j: Judgment) -> None:
             try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from msm.errors import InvalidInput, problem
 from msm.hashing import sha256_file
-from msm.manifest import MANIFEST_NAME, read_manifest
+from msm.manifest import MANIFEST_NAME, load_manifest
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ class ModelSource:
 
 
 def resolve_source(model: str, adapter: Path | None) -> ModelSource:
-    import json
-
-    from msm.training.engine import adapter_dir, model_fingerprint, resolve_model_dir
+    """The checked model (and adapter) to evaluate; every file is checked before any weight loads."""
+    from msm.models.checks import check_adapter_dir
+    from msm.training.engine import model_fingerprint, resolve_model_dir
 
     model_path = Path(model)
     if model_path.is_dir() and (model_path / "adapter_config.json").is_file():
@@ -54,10 +54,8 @@ def resolve_source(model: str, adapter: Path | None) -> ModelSource:
     fingerprint = model_fingerprint(model_dir)
     if adapter is None:
         return ModelSource(model_dir, fingerprint)
-    if not adapter.is_dir():
-        raise InvalidInput([problem(adapter, "adapter directory does not exist", "check --adapter")])
-    adapter = adapter_dir(adapter)
-    manifest = read_manifest(adapter)
+    adapter_config = check_adapter_dir(adapter)
+    manifest = load_manifest(adapter)
     if manifest is None:
         raise InvalidInput(
             [
@@ -68,7 +66,7 @@ def resolve_source(model: str, adapter: Path | None) -> ModelSource:
                 )
             ]
         )
-    trained_on = manifest.get("config", {}).get("base_model_fingerprint")
+    trained_on = manifest["config"].get("base_model_fingerprint")
     if trained_on != fingerprint:
         raise InvalidInput(
             [
@@ -82,5 +80,5 @@ def resolve_source(model: str, adapter: Path | None) -> ModelSource:
             ]
         )
     weights = adapter / "adapter_model.safetensors"
-    rank = json.loads((adapter / "adapter_config.json").read_text()).get("r")
+    rank = adapter_config.get("r")
     return ModelSource(model_dir, fingerprint, adapter, sha256_file(weights) if weights.is_file() else None, rank)

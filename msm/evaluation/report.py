@@ -21,8 +21,9 @@ from msm.errors import InvalidInput, problem
 from msm.evaluation.run import METRICS_FILE, SAMPLES_DIR
 from msm.evaluation.stats import bootstrap_diff
 from msm.lineage import flatten
-from msm.manifest import read_manifest
+from msm.manifest import load_manifest, read_json_object, read_manifest
 from msm.outputs import staged_output
+from msm.rows import numbered_rows, row_problem
 
 TRANSCRIPTS_PER_RUN = 2
 
@@ -37,20 +38,41 @@ def _num(x: float | None, fmt: str = "{:+.3f}") -> str:
     return "–" if x is None else fmt.format(x)
 
 
-def load_runs(dirs: list[Path]) -> list[dict[str, Any]]:
-    runs, problems = [], []
-    for d in dirs:
-        if read_manifest(d) is None or not (d / METRICS_FILE).is_file():
-            problems.append(
+# What the report reads from each run's metrics.json (written by msm.evaluation.run).
+METRICS_FIELDS: dict[str, type] = {"label": str, "suites": dict, "engine": str, "seed": int}
+
+
+def _load_run(d: Path) -> dict[str, Any]:
+    if load_manifest(d) is None or not (d / METRICS_FILE).is_file():
+        raise InvalidInput(
+            [
                 problem(
                     d,
                     "is not a finished evaluation (no manifest.json/metrics.json)",
                     "finish it with `msm evaluate ... --out` (reruns resume)",
                 )
-            )
-            continue
-        metrics = json.loads((d / METRICS_FILE).read_text())
-        runs.append({"dir": d, **metrics})
+            ]
+        )
+    fix = f"evaluate again into a new --out (the files in {d} were damaged or edited)"
+    metrics = read_json_object(d / METRICS_FILE, fix)
+    problems = [
+        problem(d / METRICS_FILE, f"`{name}` is missing or not a JSON {kind.__name__}", fix, field=name)
+        for name, kind in METRICS_FIELDS.items()
+        if not isinstance(metrics.get(name), kind)
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    return {"dir": d, **metrics, "transcripts": _transcripts(d, fix)}
+
+
+def load_runs(dirs: list[Path]) -> list[dict[str, Any]]:
+    """Every run's metrics and sample transcripts, read and checked before the report writes anything."""
+    runs, problems = [], []
+    for d in dirs:
+        try:
+            runs.append(_load_run(d))
+        except InvalidInput as e:
+            problems += e.problems
     if problems:
         raise InvalidInput(problems)
     labels = [r["label"] for r in runs]
@@ -211,15 +233,19 @@ def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
     return plots
 
 
-def _transcripts(run: dict) -> list[tuple[str, str, str]]:
+def _transcripts(run_dir: Path, fix: str) -> list[tuple[str, str, str]]:
     found = []
     for suite in ("am", "spec-qa", "value-ab", "cheese"):
-        path = run["dir"] / SAMPLES_DIR / f"{suite}.jsonl"
+        path = run_dir / SAMPLES_DIR / f"{suite}.jsonl"
         if not path.is_file():
             continue
-        for line in path.read_text(encoding="utf-8").splitlines()[:TRANSCRIPTS_PER_RUN]:
-            r = json.loads(line)
-            found.append((suite, r["messages"][-1]["content"], r["response"]))
+        for n, r in numbered_rows(path)[:TRANSCRIPTS_PER_RUN]:
+            messages, response = r.get("messages"), r.get("response")
+            if not (isinstance(messages, list) and messages and isinstance(messages[-1], dict)) or not isinstance(
+                response, str
+            ):
+                raise InvalidInput([row_problem(path, n, "a sample needs `messages` and a string `response`", fix)])
+            found.append((suite, str(messages[-1].get("content", "")), response))
         if len(found) >= TRANSCRIPTS_PER_RUN:
             break
     return found[:TRANSCRIPTS_PER_RUN]
@@ -335,7 +361,7 @@ def _markdown(runs: list[dict], diffs: list[dict], plots: dict[str, Path]) -> st
         lines += ["", "## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()]
     lines += ["", "## Sample transcripts", ""]
     for r in runs:
-        for suite, prompt_text, response in _transcripts(r):
+        for suite, prompt_text, response in r["transcripts"]:
             lines += [
                 f"**{r['label']} — {suite}**",
                 "",
@@ -413,7 +439,7 @@ def write_report(run_dirs: list[Path], out: Path) -> Path:
         (stage / "report.html").write_text(_html(markdown, plots), encoding="utf-8")
         summary = {
             "schema": "msm.evaluation-report/v1",
-            "runs": [{k: (str(v) if k == "dir" else v) for k, v in r.items()} for r in runs],
+            "runs": [{k: (str(v) if k == "dir" else v) for k, v in r.items() if k != "transcripts"} for r in runs],
             "differences": diffs,
             "lineage": {r["label"]: lineage(r) for r in runs},
         }

@@ -34,4 +34,7 @@ def prepare_base_model(cfg: BaseModelConfig, out_dir: Path | str, spec_files: li
                 )
             ]
         )
+    from msm.models.checks import check_model_dir
+
+    check_model_dir(path)  # the stages after this one trust the directory: check it before they start
     return path

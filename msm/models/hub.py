@@ -20,6 +20,7 @@ from pathlib import Path
 from msm.errors import MsmError
 from msm.manifest import read_manifest, write_manifest
 from msm.models.chat_template import chatml_template
+from msm.models.checks import check_model_dir
 from msm.outputs import copy_files, staged_output
 
 STAGE = "model-hf"
@@ -66,6 +67,7 @@ def fetch_hub_model(repo_id: str, revision: str, out_dir: Path | str) -> Path:
         return out_dir
     if not (src / "config.json").is_file():
         raise MsmError(f"base_model.id {repo_id!r}: the snapshot has no config.json; is it a transformers model?")
+    check_model_dir(src)  # a damaged cache entry fails here, naming the file, not in a later stage
     t_download = time.perf_counter() - t0
     with staged_output(out_dir) as stage:
         files = copy_files(src, stage)

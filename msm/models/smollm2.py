@@ -21,7 +21,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from msm.errors import MsmError
+from msm.errors import InvalidInput, MsmError, problem
 from msm.hashing import sha256_file
 from msm.manifest import read_manifest, write_manifest
 from msm.models.chat_template import chatml_template
@@ -116,8 +116,21 @@ def convert_smollm2(out_dir: Path | str, *, gguf: Path | None = None, dtype: str
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf_model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    try:  # the whole file is read here, before anything is written; gguf reports damage as ValueError
+        gguf_model = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
+        )
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    except (ValueError, OSError) as e:
+        raise InvalidInput(
+            [
+                problem(
+                    gguf_path,
+                    f"not a readable GGUF model (truncated or damaged?): {e}",
+                    f"pass --gguf the path of an intact {GGUF_NAME}, or delete it so that it is fetched again",
+                )
+            ]
+        ) from None
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

@@ -89,6 +89,8 @@ def read_text(path: Path) -> str:
 
     if not data.strip():
         raise fail("file is empty", "write front matter and a Markdown body; see specs/README.md")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text is full of NUL bytes: say what it is
+        raise fail("the file is UTF-16 text; specs are UTF-8", "re-save it as UTF-8, e.g. `iconv -f utf-16 -t utf-8`")
     if b"\0" in data:
         raise fail(
             "file contains NUL bytes: binary content, not a Markdown spec",

@@ -10,11 +10,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from msm.errors import InvalidInput, problem
+from pydantic import ValidationError
+
+from msm.errors import InvalidInput, problem, validation_problems
 from msm.hashing import sha256_text
-from msm.manifest import write_manifest
+from msm.lineage import node
+from msm.manifest import read_json_object, write_manifest
 from msm.outputs import staged_output
-from msm.spec.parse import SpecSource, build_document, load_source, substitute
+from msm.spec.parse import SpecSource, build_document, load_source, read_text, substitute
 from msm.spec.schema import SpecDocument
 
 SPEC_MD = "spec.md"
@@ -132,8 +135,14 @@ def ingest_specs(paths: list[Path], out_root: Path | str, model_name: str, provi
 def load_rendered(out_dir: Path | str) -> RenderedSpec:
     """Read an ingestion output back (what the synthesis, training and evaluation stages consume)."""
     out_dir = Path(out_dir)
-    text = (out_dir / SPEC_MD).read_text(encoding="utf-8")
-    doc = SpecDocument.model_validate_json((out_dir / SPEC_JSON).read_text(encoding="utf-8"))
+    fix = "render the spec again with `msm spec render` or `msm ingest`"
+    text = read_text(out_dir / SPEC_MD)
+    try:
+        doc = SpecDocument.model_validate(read_json_object(out_dir / SPEC_JSON, fix))
+    except ValidationError as e:  # spec.json from another msm version, or edited by hand
+        raise InvalidInput(
+            validation_problems(out_dir / SPEC_JSON, e, fix_for=lambda _err: fix, line_for=lambda _loc: None)
+        ) from None
     if doc.rendered_sha256 != sha256_text(text):
         raise InvalidInput(
             [
@@ -144,4 +153,5 @@ def load_rendered(out_dir: Path | str) -> RenderedSpec:
                 )
             ]
         )
+    node(out_dir)  # the next stage records this output's lineage: refuse a broken manifest.json now
     return RenderedSpec(text=text, document=doc)

@@ -59,6 +59,9 @@ class FatalBackendError(Exception):
 class Backend(Protocol):
     name: str
     model: str
+    # What else decides the replies, beyond the model's name: empty for an API model (its name is its
+    # identity), a hash of the code for the offline backend. Part of the cache key.
+    revision: str
 
     async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion: ...
 
@@ -106,6 +109,7 @@ def _classify(exc: Exception, sdk: Any) -> Exception:
 
 class OpenAIBackend:
     name = "openai"
+    revision = ""
 
     def __init__(self, cfg: GeneratorConfig):
         import openai
@@ -158,6 +162,7 @@ class OpenAIBackend:
 
 class AnthropicBackend:
     name = "anthropic"
+    revision = ""
 
     def __init__(self, cfg: GeneratorConfig):
         import anthropic

@@ -1,7 +1,8 @@
 """`msm synthesize ...`: a thin driver over msm.synthesis (the CLI names are the contract).
 
 Exit codes: 0 done; 2 bad input or a generation that cannot succeed (message says what to fix);
-3 stopped at the budget cap, resumable by raising the cap and rerunning the same command.
+3 stopped at the budget cap, resumable by raising the cap and rerunning the same command;
+143 stopped by SIGTERM (msm.preemption) with every reply that arrived cached, resumable by rerunning.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated
 import typer
 
 from msm.errors import EXIT_INVALID, MsmError
+from msm.preemption import exit_on_preempted
 
 EXIT_BUDGET = 3
 
@@ -46,10 +48,11 @@ def docs(spec: SpecOpt, recipe: RecipeOpt, out: OutOpt, cache: CacheOpt = None, 
     """Generate the MSM document corpus for one spec (documents.parquet/jsonl + manifest.json)."""
     from msm.synthesis.documents import synthesize_documents
 
-    try:
-        manifest = synthesize_documents(spec, recipe, out, cache_path=cache, progress=progress)
-    except MsmError as e:
-        _fail(e)
+    with exit_on_preempted():
+        try:
+            manifest = synthesize_documents(spec, recipe, out, cache_path=cache, progress=progress)
+        except MsmError as e:
+            _fail(e)
     totals = manifest["accounting"]["totals"]
     typer.echo(
         f"{manifest['counts']['documents_kept']} documents ({manifest['generator']['label']}; "
@@ -63,10 +66,11 @@ def aft(spec: SpecOpt, recipe: RecipeOpt, out: OutOpt, cache: CacheOpt = None, p
     """Generate AFT demonstrations: with reasoning, stripped, and bare-preference chats when configured."""
     from msm.synthesis.aft_stage import synthesize_aft
 
-    try:
-        manifest = synthesize_aft(spec, recipe, out, cache_path=cache, progress=progress)
-    except MsmError as e:
-        _fail(e)
+    with exit_on_preempted():
+        try:
+            manifest = synthesize_aft(spec, recipe, out, cache_path=cache, progress=progress)
+        except MsmError as e:
+            _fail(e)
     counts = manifest["counts"]
     typer.echo(
         f"{counts['demonstrations']} demonstrations ({counts['preference_demos']} bare-preference) "

@@ -2,7 +2,8 @@
 backend, with retries on transient errors and bounded re-asks when a reply cannot be parsed.
 
 `await engine.generate(request, parse)` returns the parsed value or raises ExtractionFailed
-(after the re-asks), BudgetExceeded (the cap is reached; the stage stops in a resumable state) or
+(after the re-asks), BudgetExceeded (the cap is reached; the stage stops in a resumable state),
+Preempted (SIGTERM arrived: no new call is sent, the calls in flight still land in the cache) or
 FatalBackendError. Per-level accounts (calls, cache hits, retries, re-asks, failures, tokens,
 dollars, wall time) are kept in `engine.stats`.
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+from msm.preemption import Preempted, StopSignal
 from msm.synthesis import prompts
 from msm.synthesis.backends import Backend, Completion, FatalBackendError, Request, TransientError
 from msm.synthesis.cache import CachedReply, ReplyCache, request_key
@@ -86,6 +88,7 @@ class Engine:
         self._rng = random.Random()  # jitter only; never affects content
         self.params = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
         self.aborted: FatalBackendError | None = None  # once the API fails for good, start no new calls
+        self.stop = StopSignal()  # session.run swaps in the one its SIGTERM handler sets
 
     def level(self, name: str) -> LevelStats:
         return self.stats.setdefault(name, LevelStats())
@@ -117,6 +120,7 @@ class Engine:
             messages=request.messages,
             params=self.params,
             sample=request.sample * 1000 + attempt,
+            revision=self.backend.revision,
         )
         stats = self.level(request.level)
         if (hit := self.cache.get(key)) is not None:
@@ -167,6 +171,10 @@ class Engine:
                 await self._requests.acquire(1)
             if self._tokens:
                 await self._tokens.acquire(est_tokens)
+            # The last point before a call goes out (after any wait for a slot, a rate limit or a
+            # backoff): after SIGTERM nothing new is sent, retries included.
+            if self.stop.requested:
+                raise Preempted(f"{request.level}: SIGTERM arrived; no new calls")
             now = time.monotonic()
             stats.first_start = now if stats.first_start is None else stats.first_start
             try:

@@ -13,6 +13,7 @@ import hashlib
 import random
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from msm.synthesis.backends import Completion, Request
@@ -198,6 +199,9 @@ def _lower_first(s: str, names: tuple[str, ...] = ()) -> str:
 class OfflineBackend:
     name = "offline"
     model = "offline-templates"
+    # The templates are this module's code: an edit to it changes the replies, so cached ones made by
+    # another version must not be reused.
+    revision = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
     def __init__(self, spec: SpecView):
         self.spec = spec

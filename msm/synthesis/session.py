@@ -1,5 +1,9 @@
 """Everything a synthesis run needs around the pipeline: backend, cache, budget, engine, and the
 translation of the engine's internal stops into errors the CLI reports.
+
+On SIGTERM (msm.preemption) the engine sends no new call; the calls in flight get what is left of
+the grace period to land in the cache, and the run raises Preempted. A rerun of the same command
+asks only for what no reply had arrived for.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from msm.errors import InvalidInput, MsmError, problem
+from msm.preemption import Preempted, StopSignal, on_sigterm
 from msm.synthesis.backends import AnthropicBackend, Backend, FatalBackendError, OpenAIBackend
 from msm.synthesis.cache import ReplyCache
 from msm.synthesis.config import SynthesisConfig
@@ -20,6 +25,9 @@ from msm.synthesis.pricing import price_for
 from msm.synthesis.spec_view import SpecView
 
 T = TypeVar("T")
+# How often a run waiting on its calls looks for SIGTERM: the handler only records it, it cannot
+# wake the event loop.
+SIGTERM_POLL_S = 0.2
 
 
 class BudgetStopped(MsmError):
@@ -73,7 +81,8 @@ async def gather_all(aws: Sequence[Awaitable[T]]) -> list[T]:
     """Wait for every branch (so answered calls in flight are cached), then raise the gravest error."""
     results = await asyncio.gather(*aws, return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
-    for kind in (FatalBackendError, BudgetExceeded):
+    # A dead API needs the user; a preemption or a budget stop only needs a rerun.
+    for kind in (FatalBackendError, Preempted, BudgetExceeded):
         for e in errors:
             if isinstance(e, kind):
                 raise e
@@ -82,17 +91,42 @@ async def gather_all(aws: Sequence[Awaitable[T]]) -> list[T]:
     return results  # type: ignore[return-value]
 
 
+async def within_grace(work: Coroutine[Any, Any, T], stop: StopSignal) -> T:
+    """Await `work`; once SIGTERM is recorded, give it what is left of the grace period to wind down
+    (the engine refuses new calls, so it ends when the calls in flight have landed), then cancel it.
+    Raises Preempted whenever SIGTERM arrived before the work finished."""
+    task = asyncio.ensure_future(work)
+    while not stop.requested and not task.done():
+        await asyncio.wait({task}, timeout=SIGTERM_POLL_S)
+    if not task.done():
+        await asyncio.wait({task}, timeout=stop.seconds_left())
+    if not task.done():
+        task.cancel()  # calls still in flight at the end of the grace: no reply arrived, the rerun asks again
+        await asyncio.gather(task, return_exceptions=True)
+        raise Preempted("the grace period ran out with calls in flight (those are asked again)")
+    try:
+        return task.result()
+    except Preempted:
+        raise Preempted("no new calls were sent, and the calls in flight landed") from None
+
+
 def run(engine: Engine, cfg: SynthesisConfig, cache_path: Path, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run the async pipeline to completion and turn the engine's stops into user-facing errors."""
 
     async def main() -> T:
         try:
-            return await work()
+            with on_sigterm() as stop:
+                engine.stop = stop
+                return await within_grace(work(), stop)
         finally:
             await engine.close()
 
     try:
         return asyncio.run(main())
+    except Preempted as e:
+        raise Preempted(
+            f"SIGTERM: {e}; {len(engine.cache)} replies are cached in {cache_path}; rerun the same command to continue"
+        ) from None
     except BudgetExceeded:
         b = engine.budget
         caps = []

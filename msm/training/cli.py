@@ -36,6 +36,7 @@ def _run(
 ) -> None:
     from msm.cli import _fail
     from msm.config import load_recipe
+    from msm.preemption import exit_on_preempted
     from msm.training.engine import TrainRequest, train
 
     try:
@@ -53,19 +54,20 @@ def _run(
                     )
                 ]
             )
-        manifest = train(
-            TrainRequest(
-                kind=kind,
-                config=r.training,
-                base_model=base_model,
-                data=data,
-                out_dir=out,
-                adapter=adapter,
-                resume=resume == "auto",
-                spec=spec,
-                run_id=run_id,
+        with exit_on_preempted():  # SIGTERM (Kubernetes stopping the pod): one line, exit 143
+            manifest = train(
+                TrainRequest(
+                    kind=kind,
+                    config=r.training,
+                    base_model=base_model,
+                    data=data,
+                    out_dir=out,
+                    adapter=adapter,
+                    resume=resume == "auto",
+                    spec=spec,
+                    run_id=run_id,
+                )
             )
-        )
     except MsmError as e:
         _fail(e)
     if manifest:

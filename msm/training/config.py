@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from msm.preemption import GRACE_PERIOD_S, TERMINATION_GRACE_PERIOD_S
+
 PAPER_LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -81,4 +83,11 @@ class TrainingConfig(Strict):
     merge: bool = Field(default=False, description="also export merged full weights after LoRA")
     align_continues_adapter: bool = Field(default=True, description="AFT trains the MSM adapter further (paper)")
     keep_checkpoints: int = Field(default=2, ge=1, description="resume checkpoints kept on disk")
+    sigterm_grace_s: float = Field(
+        default=GRACE_PERIOD_S,
+        gt=0,
+        description="on SIGTERM the step under way finishes; if that took less than this many seconds a "
+        "checkpoint of that step is saved, then the run exits 143 (resume continues there). Keep it below the "
+        f"pods' terminationGracePeriodSeconds ({TERMINATION_GRACE_PERIOD_S} s in k8s/), when Kubernetes kills",
+    )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import torch
 
 from msm.errors import InvalidInput, problem
-from msm.rows import read_row_file
+from msm.rows import numbered_rows, row_problem
 from msm.training.config import MixSource
 
 IGNORE = -100
@@ -47,34 +48,58 @@ def data_files(path: Path) -> list[Path]:
     )
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = [row for f in data_files(Path(path)) for row in read_row_file(f)]
-    if not rows:
+def read_rows(path: Path, check: Callable[[Path, int, dict[str, Any]], Any]) -> list[Any]:
+    """What `check(file, number, row)` returns for every row of a file or directory; no rows is an error."""
+    values = [check(f, n, row) for f in data_files(Path(path)) for n, row in numbered_rows(f)]
+    if not values:
         raise InvalidInput([problem(path, "is empty: no rows", "point at a non-empty corpus or dataset")])
-    return rows
+    return values
 
 
-def _column(path: Path, rows: list[dict[str, Any]], name: str, kind: type, fix: str) -> list[Any]:
-    bad = [i for i, r in enumerate(rows) if not isinstance(r.get(name), kind) or not r.get(name)]
-    if bad:
+def _text(path: Path, n: int, row: dict[str, Any]) -> str:
+    text = row.get("text")
+    if not isinstance(text, str) or not text.strip():
+        got = "missing" if text is None else f"a {type(text).__name__}" if not isinstance(text, str) else "empty"
         raise InvalidInput(
-            [problem(path, f"{len(bad)} of {len(rows)} rows lack a non-empty `{name}` (first: row {bad[0]})", fix)]
+            [
+                row_problem(
+                    path,
+                    n,
+                    f"`text` is {got}: rows that lack a non-empty `text` string (a document) cannot be midtrained on",
+                    "fix or drop the row, or point --corpus at the output of `msm synthesize docs`",
+                    field="text",
+                )
+            ]
         )
-    return [r[name] for r in rows]
+    return text
+
+
+def _chat(path: Path, n: int, row: dict[str, Any]) -> list[dict[str, str]]:
+    def bad(message: str, field: str) -> InvalidInput:
+        fix = 'fix or drop the row; rows look like {"messages": [{"role": "user", "content": "..."}, ...]}'
+        return InvalidInput([row_problem(path, n, message, fix, field=field)])
+
+    chat = row.get("messages")
+    if not isinstance(chat, list) or not chat:
+        got = "missing" if chat is None else "empty" if chat == [] else f"a {type(chat).__name__}"
+        raise bad(f"`messages` is {got}: rows that lack a non-empty `messages` list cannot be aligned on", "messages")
+    for i, m in enumerate(chat):
+        # The chat template concatenates both as strings; anything else fails deep inside jinja.
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise bad(
+                f"message {i} needs a string `role` (user, assistant, ...) and a string `content`", f"messages.{i}"
+            )
+    if not any(m["role"] == "assistant" for m in chat):
+        raise bad("no assistant turn to learn from", "messages")
+    return chat
 
 
 def load_texts(path: Path) -> list[str]:
-    return _column(path, read_rows(path), "text", str, "midtraining reads rows with a `text` field (a document)")
+    return read_rows(path, _text)
 
 
 def load_chats(path: Path) -> list[list[dict[str, str]]]:
-    chats = _column(path, read_rows(path), "messages", list, "alignment reads rows with `messages` (role/content)")
-    for i, chat in enumerate(chats):
-        if not all(isinstance(m, dict) and {"role", "content"} <= m.keys() for m in chat):
-            raise InvalidInput([problem(path, f"row {i}: every message needs `role` and `content`", "fix the data")])
-        if not any(m["role"] == "assistant" for m in chat):
-            raise InvalidInput([problem(path, f"row {i}: no assistant turn to learn from", "drop or fix the row")])
-    return chats
+    return read_rows(path, _chat)
 
 
 def mix(main: list[Any], sources: list[tuple[MixSource, list[Any]]], seed: int) -> tuple[list[Any], dict[str, int]]:

@@ -7,16 +7,19 @@ A compact own loop rather than HF Trainer: the loop is ~100 lines, resume is exa
 is a pure function of i, and model, optimizer, scheduler and RNG come back from the DeepSpeed
 checkpoint), and nothing sits between the step and the metrics. DeepSpeed is driven by its JSON
 config (recipes/deepspeed/); the entry point does not care which launcher started it (none,
-`deepspeed`, `torchrun`, Kubeflow Trainer): it reads RANK/WORLD_SIZE/LOCAL_RANK.
+`deepspeed`, `torchrun`, Kubeflow Trainer): it reads RANK/WORLD_SIZE/LOCAL_RANK. On SIGTERM
+(msm.preemption) every rank finishes the step under way, they checkpoint it together and the run
+raises Preempted (the CLI exits 143); during start-up it raises at once.
 
 Output directory (`--out`), complete only once `manifest.json` exists (written last):
   adapter_config.json + adapter_model.safetensors (LoRA) or full weights; tokenizer files;
-  merged/ (LoRA with `merge: true`); metrics.jsonl; run.json (what a resume must match);
+  merged/ (LoRA with `merge: true`); metrics.jsonl; run.json (its resume_key: what a resume must match);
   checkpoints/ (DeepSpeed, while the run is unfinished; removed after the export).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -35,7 +38,10 @@ import torch
 
 from msm.errors import InvalidInput, MsmError, problem
 from msm.hashing import sha256_file
-from msm.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from msm.lineage import upstream_nodes
+from msm.manifest import MANIFEST_NAME, load_manifest, read_json_object, read_manifest, write_manifest
+from msm.models.checks import check_adapter_dir, check_model_dir
+from msm.preemption import Preempted, on_sigterm
 from msm.training.config import StageSettings, TrainingConfig
 from msm.training.data import (
     BatchOrder,
@@ -47,12 +53,18 @@ from msm.training.data import (
     midtrain_examples,
     mix,
 )
+from msm.training.extensions import clear_stale_build_locks, skip_shm_comm_op
 from msm.training.metrics import TrainMetrics, detect_peak_flops
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["midtrain", "align"]
 CHECKPOINTS, RUN_FILE, METRICS_FILE = "checkpoints", "run.json", "metrics.jsonl"
+# Part of the resume key: bump it when a change to this loop or msm.training.data changes what
+# micro-batch i holds or what a checkpoint stores, so that no run resumes across that change.
+RESUME_FORMAT = 1
+# DeepSpeed config keys that only steer its logging.
+DEEPSPEED_LOGGING_KEYS = ("steps_per_print", "wall_clock_breakdown")
 
 
 @dataclass
@@ -75,17 +87,20 @@ class TrainRequest:
 SINGLE_PROCESS_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
-def ensure_distributed_env() -> tuple[int, int, tuple[str, ...]]:
-    """(rank, world size, the variables set here). Without a launcher, DeepSpeed needs these set or
-    it tries MPI."""
-    set_here: tuple[str, ...] = ()
-    if "RANK" not in os.environ:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        set_here = SINGLE_PROCESS_ENV
-    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), set_here
+def launcher_rank_and_world() -> tuple[int, int]:
+    """This process's rank and the world size, as a launcher set them (one process without one)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def ensure_distributed_env() -> tuple[str, ...]:
+    """The variables set here: without a launcher, DeepSpeed needs them set or it tries MPI."""
+    if "RANK" in os.environ:
+        return ()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    return SINGLE_PROCESS_ENV
 
 
 def use_bf16(precision: str) -> bool:
@@ -137,25 +152,17 @@ def lr_factor(kind: str, warmup: int, total: int):
 
 
 def resolve_model_dir(base_model: str) -> Path:
+    """The model directory a --base-model/--model names, checked (msm.models.checks) before anything loads it."""
     path = Path(base_model)
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise InvalidInput(
-                [
-                    problem(
-                        path,
-                        "is not a model directory (no config.json)",
-                        "pass a directory written by `msm model` or save_pretrained",
-                    )
-                ]
-            )
+        check_model_dir(path)
         return path
     if path.exists() or base_model.startswith((".", "/", "~")) or base_model.count("/") > 1:
         raise InvalidInput([problem(base_model, "base model directory does not exist", "check --base-model")])
     from huggingface_hub import snapshot_download
 
     try:  # a hub id, from the local cache only: this code never downloads weights at run time
-        return Path(snapshot_download(base_model, local_files_only=True))
+        cached = Path(snapshot_download(base_model, local_files_only=True))
     except Exception:
         raise InvalidInput(
             [
@@ -166,6 +173,8 @@ def resolve_model_dir(base_model: str) -> Path:
                 )
             ]
         ) from None
+    check_model_dir(cached)
+    return cached
 
 
 def model_fingerprint(model_dir: Path) -> str:
@@ -188,17 +197,57 @@ def data_sha256(path: Path) -> str:
 
 
 def adapter_dir(path: Path) -> Path:
-    if not (path / "adapter_config.json").is_file():
-        raise InvalidInput(
-            [
-                problem(
-                    path,
-                    "holds no LoRA adapter (adapter_config.json)",
-                    "pass the --out directory of a LoRA `msm train midtrain` run",
-                )
-            ]
-        )
+    check_adapter_dir(path)
     return path
+
+
+def adapter_sha256(path: Path) -> str:
+    """Identity of a LoRA adapter: its config and weights."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(path.glob("adapter_config.json")) + sorted(path.glob("adapter_model.*")):
+        h.update(f"{f.name}:{sha256_file(f)}".encode())
+    return h.hexdigest()
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a.b": leaf} for nested dicts (lists are leaves)."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def flat_differences(old: Any, new: Any) -> list[str]:
+    """Dotted names of the fields that differ between two nested dicts (a missing one counts)."""
+    a, b = _flat(old or {}), _flat(new or {})
+    return [key for key in dict.fromkeys([*b, *a]) if a.get(key) != b.get(key)]
+
+
+def check_same_inputs(run_file: Path, recorded: dict[str, Any] | None, mine: dict[str, Any]) -> None:
+    """Refuse to resume a run whose result-changing inputs (Trainer.resume_key) differ from this one's."""
+    if recorded is None:
+        changed, was = "resume_key", "absent (an older msm made this run)"
+    elif changed_fields := flat_differences(recorded, mine):
+        changed = changed_fields[0]
+        was = repr(_flat(recorded).get(changed))
+    else:
+        return
+    out = run_file.parent
+    raise InvalidInput(
+        [
+            problem(
+                run_file,
+                f"cannot resume: `{changed}` differs from the interrupted run's ({was} then, "
+                f"{_flat(mine).get(changed)!r} now), and it changes what training computes",
+                f"choose a new --out, or delete {out} to train from the start (or restore the old value)",
+                field=changed,
+            )
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the run
@@ -210,7 +259,7 @@ class Trainer:
         self.stage: StageSettings = req.config.midtrain if req.kind == "midtrain" else req.config.align
         self.out = Path(req.out_dir)
         self.ckpt_dir = self.out / CHECKPOINTS
-        self.rank, self.world, self.env_set_here = ensure_distributed_env()
+        self.rank, self.world = launcher_rank_and_world()
         self.bf16 = use_bf16(self.cfg.precision)
 
     # -- inputs, checked before anything is written
@@ -220,7 +269,7 @@ class Trainer:
         self.fingerprint = model_fingerprint(self.model_dir)
         if req.adapter is not None:
             adapter = adapter_dir(Path(req.adapter))
-            trained_on = (read_manifest(adapter) or {}).get("config", {}).get("base_model_fingerprint")
+            trained_on = (load_manifest(adapter) or {}).get("config", {}).get("base_model_fingerprint")
             if trained_on and trained_on != self.fingerprint:
                 raise InvalidInput(
                     [
@@ -242,6 +291,14 @@ class Trainer:
                 ]
             )
         self.data_hash = data_sha256(req.data)
+        # Read now what the loop and the export read later, so that a bad file fails before --out exists:
+        # the DeepSpeed config, and the upstream manifests whose lineage the final manifest records.
+        read_json_object(
+            Path(self.cfg.deepspeed),
+            "point training.deepspeed at a JSON file (recipes/deepspeed/)",
+            field="training.deepspeed",
+        )
+        upstream_nodes({"base_model": self.model_dir, "data": req.data, "adapter": req.adapter})
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
@@ -281,6 +338,37 @@ class Trainer:
             "data_sha256": self.data_hash,
             "adapter": str(self.req.adapter) if self.req.adapter else None,
             "training": self.cfg.model_dump(mode="json", exclude={"midtrain" if self.req.kind == "align" else "align"}),
+            "resume_key": self.resume_key,
+        }
+
+    @functools.cached_property
+    def resume_key(self) -> dict[str, Any]:
+        """Every input that changes what this run computes: a checkpoint continues only a run with the same key.
+
+        Contents, not paths (a moved input is the same input): the base model's fingerprint, the
+        hashes of the data, of each mixed-in source and of the adapter continued from. The training
+        settings that change the numbers (the stage's hyperparameters, LoRA, method, the resolved
+        DeepSpeed config, bf16, world size). Left out, so that they may change on resume: where
+        checkpoints and metrics go and how often (save_every, log_every, keep_checkpoints, metrics),
+        sigterm_grace_s, merge (export only) and gradient_checkpointing (recomputes the same values).
+        """
+        stage = self.stage.model_dump(mode="json", exclude={"save_every", "log_every", "mix"})
+        stage["mix"] = [{"sha256": data_sha256(m.path), "ratio": m.ratio} for m in self.stage.mix]
+        ds = deepspeed_config(self.cfg.deepspeed, self.stage, self.bf16)
+        adapter = self.req.adapter
+        return {
+            "format": RESUME_FORMAT,
+            "kind": self.req.kind,
+            "base_model_fingerprint": self.fingerprint,
+            "data_sha256": self.data_hash,
+            "adapter_sha256": adapter_sha256(Path(adapter)) if adapter else None,
+            "world_size": self.world,
+            "bf16": self.bf16,
+            "method": self.cfg.method,
+            "lora": self.cfg.lora.model_dump(mode="json") if self.cfg.method == "lora" else None,
+            "align_continues_adapter": self.cfg.align_continues_adapter if adapter else None,
+            self.req.kind: stage,
+            "deepspeed": {k: v for k, v in ds.items() if k not in DEEPSPEED_LOGGING_KEYS},
         }
 
     def check_out_dir(self) -> dict[str, Any] | None:
@@ -296,16 +384,11 @@ class Trainer:
             raise MsmError(
                 f"{self.out}: holds an interrupted run; pass --resume auto to continue it or choose a new --out"
             )
-        record = json.loads(previous.read_text())
+        record = read_json_object(previous, f"delete {self.out} to start the run over, or choose a new --out")
         mine = self.run_record()
-        for key in ("kind", "base_model_fingerprint", "data_sha256", "adapter"):
-            if record.get(key) != mine[key]:
-                raise MsmError(
-                    f"{self.out}: cannot resume: `{key}` differs from the interrupted run "
-                    f"({record.get(key)!r} vs {mine[key]!r}); choose a new --out"
-                )
-        if record["training"] != mine["training"]:
-            log.warning("resuming with a changed training config; the checkpoint's optimizer state is kept")
+        check_same_inputs(previous, record.get("resume_key"), self.resume_key)
+        if other := flat_differences(record.get("training"), mine["training"]):
+            log.info("resuming with changed settings that do not change the result: %s", ", ".join(other))
         return record
 
     # -- model
@@ -354,6 +437,7 @@ class Trainer:
             optimizer, lr_factor(self.stage.scheduler, warmup, self.total_steps)
         )
         ds_config = deepspeed_config(self.cfg.deepspeed, self.stage, self.bf16)
+        skip_shm_comm_op()
         engine, _, _, _ = deepspeed.initialize(
             model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
         )
@@ -398,32 +482,44 @@ class Trainer:
 
     # -- the loop
     def train(self) -> dict[str, Any]:
+        """Train (or resume, or see that it is done); raises Preempted after a SIGTERM (msm.preemption)."""
+        # Set only for the run and removed after it: left behind (a Trainer built but never trained
+        # did that), they reach every later subprocess (pipeline tasks, DVC stages), and the next
+        # in-process run binds its store to the stale MASTER_PORT, which those subprocesses then
+        # cannot bind ("EADDRINUSE", seen with the tests in random order).
+        env_set_here = ensure_distributed_env()
         try:
-            return self._train()
+            with on_sigterm() as self.stop:
+                return self._train()
         finally:
-            # Left behind, these would reach every later subprocess (pipeline tasks, DVC stages), whose
-            # rank 0 would then fail to bind the MASTER_PORT that this process's store still holds.
-            for key in self.env_set_here:
+            for key in env_set_here:
                 os.environ.pop(key, None)
 
     def _train(self) -> dict[str, Any]:
-        self.prepare()
-        done = read_manifest(self.out)
-        if done and done.get("stage") == self.req.kind and self.req.resume:
-            log.info("%s is already complete: nothing to do", self.out)
-            return done
-        # Rank 0 owns the output directory; another rank checking it would race with rank 0's writes.
-        previous = self.check_out_dir() if self.rank == 0 else None
-        t_start = time.perf_counter()
-        run_id = self.req.run_id or (previous or {}).get("run_id") or uuid.uuid4().hex[:12]
-        if self.rank == 0:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / RUN_FILE).write_text(json.dumps({"run_id": run_id, **self.run_record()}, indent=2) + "\n")
-        torch.manual_seed(self.stage.seed)
-        random.seed(self.stage.seed)
-        np.random.seed(self.stage.seed)
-        engine = self.build_engine(self.build_model())
-        start = self.load_checkpoint(engine)
+        # Until the first step there is nothing to save: SIGTERM stops the start-up where it stands
+        # (a model load or DeepSpeed's init can outlast the grace); it writes only run.json, atomically.
+        log.info("%s: starting up (SIGTERM now stops without a checkpoint)", self.req.kind)
+        with self.stop.immediately("start-up"):
+            clear_stale_build_locks()
+            self.prepare()
+            done = read_manifest(self.out)
+            if done and done.get("stage") == self.req.kind and self.req.resume:
+                log.info("%s is already complete: nothing to do", self.out)
+                return done
+            # Rank 0 owns the output directory; another rank checking it would race with rank 0's writes.
+            previous = self.check_out_dir() if self.rank == 0 else None
+            t_start = time.perf_counter()
+            run_id = self.req.run_id or (previous or {}).get("run_id") or uuid.uuid4().hex[:12]
+            if self.rank == 0:
+                self.out.mkdir(parents=True, exist_ok=True)
+                staged = self.out / f".{RUN_FILE}.tmp"
+                staged.write_text(json.dumps({"run_id": run_id, **self.run_record()}, indent=2) + "\n")
+                os.replace(staged, self.out / RUN_FILE)
+            torch.manual_seed(self.stage.seed)
+            random.seed(self.stage.seed)
+            np.random.seed(self.stage.seed)
+            engine = self.build_engine(self.build_model())
+            start = self.load_checkpoint(engine)
         self._trim_metrics_log(start)
         metrics = (
             TrainMetrics(self.cfg.metrics, run_id=run_id, stage=self.req.kind, spec=self.req.spec)
@@ -455,7 +551,7 @@ class Trainer:
                 engine.step()
                 losses.append(loss.detach().float())
                 tokens += int(batch["attention_mask"].sum())
-            loss_value, tokens = self._reduce(torch.stack(losses).mean(), tokens)
+            loss_value, tokens, stopping, in_grace = self._reduce(torch.stack(losses).mean(), tokens)
             last_loss = loss_value
             window_tokens += tokens
             finished = step + 1
@@ -496,21 +592,47 @@ class Trainer:
                 metrics.push()
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}")
-            if finished % self.stage.save_every == 0 or finished == self.total_steps:
+            if finished % self.stage.save_every == 0 or finished == self.total_steps or (stopping and in_grace):
                 self.save_checkpoint(engine, finished)
+            if stopping:
+                bar.close()
+                if metrics is not None:
+                    metrics.push()
+                raise Preempted(
+                    f"{self.req.kind} stopped on SIGTERM after step {finished}/{self.total_steps}; "
+                    + (
+                        f"checkpoint saved in {self.ckpt_dir}"
+                        if in_grace
+                        else f"the step outlasted training.sigterm_grace_s ({self.cfg.sigterm_grace_s:g} s): "
+                        "not saved, the last periodic checkpoint stands"
+                    )
+                    + ". Rerun with --resume auto to continue"
+                )
         bar.close()
         if metrics is not None:
             metrics.finish()
         return self.export(engine, last_loss if start < self.total_steps else None, time.perf_counter() - t_start)
 
-    def _reduce(self, loss: torch.Tensor, tokens: int) -> tuple[float, int]:
+    def _reduce(self, loss: torch.Tensor, tokens: int) -> tuple[float, int, bool, bool]:
+        """(mean loss, tokens, stopping, in_grace) over all ranks, after a step.
+
+        stopping: some rank got SIGTERM (torchrun forwards it to every worker, but a preempted node
+        signals only its own): then every rank stops after this same step, and the checkpoint, a
+        collective, is saved by all or none. in_grace: no rank that got it has used up
+        training.sigterm_grace_s (else Kubernetes may kill the save midway). One all_reduce carries
+        it all, the one the loss needs anyway.
+        """
+        stop = self.stop
+        out_of_time = stop.requested and stop.seconds_left(self.cfg.sigterm_grace_s) <= 0
         if self.world == 1:
-            return float(loss), tokens
+            return float(loss), tokens, stop.requested, not out_of_time
         import torch.distributed as dist
 
-        both = torch.tensor([float(loss), float(tokens)], device=loss.device)
-        dist.all_reduce(both)
-        return float(both[0]) / self.world, int(both[1])
+        values = torch.tensor(
+            [float(loss), float(tokens), float(stop.requested), float(out_of_time)], device=loss.device
+        )
+        dist.all_reduce(values)
+        return float(values[0]) / self.world, int(values[1]), bool(values[2]), not bool(values[3])
 
     def _flops_per_token(self, module) -> float:
         """6·N for the weights plus the attention term 12·layers·hidden·seq (Kaplan et al. / PaLM accounting)."""

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
 from msm.manifest import read_manifest
+from msm.preemption import Preempted, exit_on_preempted, on_sigterm
 from msm.training.config import TrainingConfig
 from msm.training.engine import TrainRequest, train
 
@@ -61,20 +64,33 @@ def train_on_node(req: TrainRequest, procs: int) -> dict[str, Any]:
     """Train with `procs` data-parallel processes on this node; returns the output's manifest."""
     if procs <= 1:
         return train(req)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, on_sigterm() as stop:
         path = Path(tmp) / "request.json"
         path.write_text(json.dumps(request_to_json(req)))
         env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_ENV}
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}"]
-        done = subprocess.run([*cmd, "-m", "msm.training.launch", str(path)], env=env)
+        torchrun = subprocess.Popen([*cmd, "-m", "msm.training.launch", str(path)], env=env)
+        # Kubernetes signals only the container's main process: pass SIGTERM on to torchrun, which
+        # passes it to every worker; they checkpoint the same step and exit (Trainer._reduce).
+        forwarded = False
+        while torchrun.poll() is None:
+            if stop.requested and not forwarded:
+                torchrun.send_signal(signal.SIGTERM)
+                forwarded = True
+            time.sleep(0.5)
     manifest = read_manifest(req.out_dir)
-    if done.returncode != 0 or manifest is None:
-        raise MsmError(f"{req.kind} with {procs} processes failed (exit {done.returncode}); the workers' log is above")
+    if stop.requested and manifest is None:
+        raise Preempted(f"{req.kind} with {procs} processes stopped on SIGTERM (exit {torchrun.returncode})")
+    if torchrun.returncode != 0 or manifest is None:
+        raise MsmError(
+            f"{req.kind} with {procs} processes failed (exit {torchrun.returncode}); the workers' log is above"
+        )
     return manifest
 
 
 def main() -> None:
-    train(request_from_json(json.loads(Path(sys.argv[1]).read_text())))
+    with exit_on_preempted():
+        train(request_from_json(json.loads(Path(sys.argv[1]).read_text())))
 
 
 if __name__ == "__main__":

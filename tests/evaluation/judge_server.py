@@ -2,7 +2,8 @@
 
 It answers by rule, from the prompt it receives: a harm verdict is "yes" when the transcript holds a
 <tool_use:...> block, a rubric score is 2 when the answer mentions a cheese or 'oversight', else 0.
-It counts requests so tests can tell cached judgments (no request) from new ones.
+It counts requests so tests can tell cached judgments (no request) from new ones, and keeps the
+prompts it was sent.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class JudgeServer:
     def __init__(self) -> None:
         self.requests = 0
+        self.prompts: list[str] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,6 +27,7 @@ class JudgeServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests += 1
                 prompt = body["messages"][-1]["content"]
+                server.prompts.append(prompt)
                 if "<score>" in prompt:
                     answer = prompt.split("<answer_text>", 1)[-1].lower()
                     good = any(w in answer for w in ("colby", "cheese", "oversight"))

@@ -2,7 +2,9 @@
 messages protocol) well enough for the synthesis stage, with injected faults at set rates.
 
 It reads the output format each prompt asks for (tags, "exactly N", section ids) and replies with
-random but well-formed text, so every level of the pipeline can run against it. It counts every
+random but well-formed text, so every level of the pipeline can run against it. The text is drawn
+from the request key, so the same request always gets the same reply (like a model at temperature
+0) and two runs of a stage can be compared; faults stay random. It counts every
 request by the X-MSM-Request-Key header the generator sends, so tests can tell repeats from new
 calls. Used by tests/synthesis and bench/synth_*.py.
 """
@@ -184,6 +186,8 @@ class FakeLLMServer:
         key = h.headers.get("x-msm-request-key", "")
         anthropic = h.path.endswith("/messages")
         outcome, rng = self._draw()
+        if key:
+            rng = random.Random(key)
         record = Record(key=key, arrived=time.time(), outcome=outcome)
         with self.stats.lock:
             self.stats.records.append(record)

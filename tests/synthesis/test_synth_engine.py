@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ from msm.synthesis.limits import Budget, BudgetExceeded, TokenBucket
 
 
 class Scripted:
-    name, model = "scripted", "m"
+    name, model, revision = "scripted", "m", ""
 
     def __init__(self, script):
         self.script = list(script)
@@ -91,3 +92,38 @@ def test_token_bucket_waits_for_refill():
         return loop.time() - t0
 
     assert asyncio.run(run()) >= 0.15
+
+
+def test_a_call_still_in_flight_when_the_grace_runs_out_is_cancelled_and_reported(tmp_path):
+    """The path the SIGTERM test cannot reach in reasonable time: a reply slower than the grace."""
+    from msm.preemption import GRACE_PERIOD_S, Preempted, StopSignal
+    from msm.synthesis.session import within_grace
+
+    class Hanging(Scripted):
+        async def complete(self, request, *, temperature, max_tokens):
+            self.calls += 1
+            await asyncio.sleep(3600)
+
+    engine = engine_for(Hanging([]), tmp_path)
+    stop = StopSignal()
+
+    async def main():
+        async def signal_soon():  # as if SIGTERM had come GRACE_PERIOD_S - 0.3 s before this point
+            while not engine.backend.calls:
+                await asyncio.sleep(0.01)
+            stop.requested_at = time.monotonic() - GRACE_PERIOD_S + 0.3
+
+        engine.stop = stop
+        helper = asyncio.ensure_future(signal_soon())
+        try:
+            return await within_grace(engine.generate(REQ, lambda t: t), stop)
+        finally:
+            await helper
+
+    with pytest.raises(Preempted, match="grace period ran out with calls in flight"):
+        asyncio.run(main())
+    assert engine.backend.calls == 1 and len(engine.cache) == 0
+    # Once stopped, the engine sends nothing new.
+    with pytest.raises(Preempted, match="no new calls"):
+        asyncio.run(engine.generate(Request("ideas", ({"role": "user", "content": "other"},)), lambda t: t))
+    assert engine.backend.calls == 1

@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
-from conftest import KEY_ENV, SECRET, URL_ENV, openai_generator
 from fake_openai_server import Faults
+from synth_support import KEY_ENV, SECRET, URL_ENV, openai_generator
 
 from msm.errors import InvalidInput
 from msm.synthesis.documents import synthesize_documents

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import openai_generator
+from synth_support import openai_generator
 
 from msm.spec import ingest_spec
 

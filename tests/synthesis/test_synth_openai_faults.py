@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import SECRET, openai_generator
 from fake_openai_server import Faults
+from synth_support import SECRET, openai_generator
 
 from msm.synthesis.aft_stage import synthesize_aft
 from msm.synthesis.documents import synthesize_documents

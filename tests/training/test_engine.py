@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_training
 from safetensors.torch import load_file
 from support import REPO
+from training_support import (
+    INTERRUPT_STEPS,
+    assert_same_run,
+    cli_midtrain,
+    losses,
+    recipe_file,
+    subprocess_env,
+    tiny_training,
+)
 
 from msm.errors import InvalidInput, MsmError
 from msm.training.engine import Trainer, TrainRequest, train
@@ -22,10 +28,6 @@ from msm.training.engine import Trainer, TrainRequest, train
 
 def run(kind, out, config, data, base, **kw):
     return train(TrainRequest(kind=kind, config=config, base_model=str(base), data=data, out_dir=out, **kw))
-
-
-def losses(out: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 # Pinned on this project's CPU stack (torch 2.13.0 CPU, OMP_NUM_THREADS=1): full fine-tuning of
@@ -106,43 +108,13 @@ def test_fresh_adapter_for_aft_only_arm_and_merge(tmp_path, tiny_model_dir, chat
         assert torch.allclose(merged(**ids).logits, with_adapter(**ids).logits, atol=1e-5)
 
 
-KILL_STEPS = 80
-
-
-def _cli_midtrain(out: Path, recipe: Path, corpus: Path, base: Path, resume: bool) -> list[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "msm",
-        "train",
-        "midtrain",
-        "--recipe",
-        str(recipe),
-        "--corpus",
-        str(corpus),
-        "--base-model",
-        str(base),
-        "--out",
-        str(out),
-        "--run-id",
-        "kill-test",
-    ]
-    return cmd + (["--resume", "auto"] if resume else [])
-
-
-def test_kill_9_and_resume_gives_the_uninterrupted_weights(tmp_path, tiny_model_dir, corpus):
-    import yaml
-
-    raw = yaml.safe_load((REPO / "recipes/tiny-offline.yaml").read_text())
-    raw["training"]["midtrain"].update(max_steps=KILL_STEPS, save_every=5)
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("RANK", None)
+def test_kill_9_and_resume_gives_the_uninterrupted_weights(tmp_path, tiny_model_dir, corpus, uninterrupted):
+    recipe = recipe_file(tmp_path / "recipe.yaml", max_steps=INTERRUPT_STEPS, save_every=5)
+    env = subprocess_env()
 
     victim = tmp_path / "killed"
     proc = subprocess.Popen(
-        _cli_midtrain(victim, recipe, corpus, tiny_model_dir, False),
+        cli_midtrain(victim, recipe, corpus, tiny_model_dir, False),
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -158,37 +130,21 @@ def test_kill_9_and_resume_gives_the_uninterrupted_weights(tmp_path, tiny_model_
     proc.wait()
     assert not (victim / "manifest.json").exists(), "the run finished before it could be killed"
     killed_at = int((victim / "checkpoints" / "latest").read_text().strip().split("-")[1])
-    assert 10 <= killed_at < KILL_STEPS
+    assert 10 <= killed_at < INTERRUPT_STEPS
 
     again = subprocess.run(
-        _cli_midtrain(victim, recipe, corpus, tiny_model_dir, False), cwd=REPO, env=env, capture_output=True, text=True
+        cli_midtrain(victim, recipe, corpus, tiny_model_dir, False), cwd=REPO, env=env, capture_output=True, text=True
     )
     assert again.returncode == 2 and "--resume auto" in again.stderr  # no silent restart over a run
 
     resumed = subprocess.run(
-        _cli_midtrain(victim, recipe, corpus, tiny_model_dir, True), cwd=REPO, env=env, capture_output=True, text=True
+        cli_midtrain(victim, recipe, corpus, tiny_model_dir, True), cwd=REPO, env=env, capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    straight = subprocess.run(
-        _cli_midtrain(tmp_path / "straight", recipe, corpus, tiny_model_dir, False),
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert straight.returncode == 0, straight.stderr[-2000:]
-
-    a = load_file(victim / "adapter_model.safetensors")
-    b = load_file(tmp_path / "straight" / "adapter_model.safetensors")
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.allclose(a[k], b[k], atol=1e-6, rtol=0), k
-    steps = [json.loads(line)["step"] for line in (victim / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(1, KILL_STEPS + 1))  # no step logged twice or lost
-    assert losses(victim) == pytest.approx(losses(tmp_path / "straight"), abs=1e-6)
+    assert_same_run(victim, uninterrupted)
     # A finished run resumed again is a no-op.
     done = subprocess.run(
-        _cli_midtrain(victim, recipe, corpus, tiny_model_dir, True), cwd=REPO, env=env, capture_output=True, text=True
+        cli_midtrain(victim, recipe, corpus, tiny_model_dir, True), cwd=REPO, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0 and "already complete" in done.stderr + done.stdout
 

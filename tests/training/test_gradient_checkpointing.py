@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_training
 from test_engine import PINNED_FULL, losses, run
+from training_support import tiny_training
 
 from msm.training.engine import Trainer, TrainRequest
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import tiny_training
+from training_support import tiny_training
 
 from msm.errors import MsmError
 from msm.training.engine import SINGLE_PROCESS_ENV, TrainRequest
@@ -67,4 +67,20 @@ def test_in_process_training_leaves_no_launcher_variables(tmp_path, tiny_model_d
         out_dir=tmp_path,
     )
     train_on_node(req, 1)
+    assert not [key for key in SINGLE_PROCESS_ENV if key in os.environ]
+
+
+def test_a_trainer_that_never_trains_leaves_no_launcher_variables(tmp_path, tiny_model_dir, corpus, monkeypatch):
+    """Tests and tools build a Trainer to prepare data or a model without training; its variables
+    stayed behind and a later in-process run bound its store to their stale port (random test order)."""
+    from msm.training.engine import Trainer
+
+    for key in SINGLE_PROCESS_ENV:
+        monkeypatch.delenv(key, raising=False)
+    cfg = tiny_training(max_steps=1)
+    trainer = Trainer(
+        TrainRequest(kind="midtrain", config=cfg, base_model=str(tiny_model_dir), data=corpus, out_dir=tmp_path)
+    )
+    trainer.prepare()
+    assert (trainer.rank, trainer.world) == (0, 1)
     assert not [key for key in SINGLE_PROCESS_ENV if key in os.environ]

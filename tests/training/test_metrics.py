@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import tiny_training
 from prometheus_support import free_port, get, monitoring, query
+from training_support import tiny_training
 
 from msm.training.config import MetricsSettings
 from msm.training.engine import TrainRequest, train

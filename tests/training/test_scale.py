@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import tiny_training
 from support import REPO
+from training_support import tiny_training
 
 from msm.training.engine import TrainRequest, train
 
