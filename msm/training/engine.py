@@ -498,8 +498,9 @@ class Trainer:
     def _train(self) -> dict[str, Any]:
         # Until the first step there is nothing to save: SIGTERM stops the start-up where it stands
         # (a model load or DeepSpeed's init can outlast the grace); it writes only run.json, atomically.
-        log.info("%s: starting up (SIGTERM now stops without a checkpoint)", self.req.kind)
         with self.stop.immediately("start-up"):
+            # Logged inside the block: a signal sent on seeing this line always lands in it.
+            log.info("%s: starting up (SIGTERM now stops without a checkpoint)", self.req.kind)
             clear_stale_build_locks()
             self.prepare()
             done = read_manifest(self.out)

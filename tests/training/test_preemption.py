@@ -134,9 +134,11 @@ def test_sigterm_to_one_of_two_workers_stops_both_at_the_same_step(tmp_path, tin
     assert proc.returncode != 0 and not (out / "manifest.json").exists(), stderr[-3000:]
     stopped_at = logged_steps(out)[-1]
     assert 5 <= stopped_at < MULTI_STEPS
-    # Both workers exited 143, each after the same step (their lines may interleave with tqdm's).
+    # Both workers stopped after the same step; each prints this line as it exits 143 (the lines may
+    # interleave with tqdm's). torchrun's own failure report is not a witness: it lists only the
+    # workers that had ended before it tore the group down, one or both depending on timing.
     assert stderr.count(f"preempted: midtrain stopped on SIGTERM after step {stopped_at}/") == 2, stderr[-3000:]
-    assert stderr.count("exitcode  : 143") == 2  # torchrun's report of its workers
+    assert "exitcode  : 143" in stderr
     tag = out / "checkpoints" / f"step-{stopped_at:08d}"
     assert (out / "checkpoints" / "latest").read_text().strip() == tag.name
     assert len(list(tag.glob("*optim_states.pt"))) == 2  # both ranks' shards of the ZeRO-2 optimizer
