@@ -179,3 +179,14 @@ def record_fetch(out_dir: Path, record: dict[str, Any], stage: str) -> None:
     (out_dir / FETCH_RECORD).write_text(json.dumps(record, indent=2) + "\n")
     if read_manifest(out_dir) is None:
         write_manifest(out_dir, stage=stage, inputs=record, config={})
+
+
+def flat_fields(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1} (lists are leaves): run identities compare field by field, and a
+    refused resume names the dotted field that changed."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        out.update(flat_fields(item, f"{prefix}.{key}" if prefix else str(key)))
+    return out

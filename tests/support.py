@@ -20,3 +20,30 @@ def wait_for(
         assert proc is None or proc.poll() is None, f"the process ended (exit {proc.returncode}) before {what}"
         assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
         time.sleep(0.02)
+
+
+def make_lora_adapter(model_dir: Path, out: Path, *, rank: int = 8, random_init: bool = True) -> Path:
+    """A real peft LoRA adapter in training-output form: weights, tokenizer, and a manifest naming the
+    base model's fingerprint (what `msm train align` writes). random_init: nonzero B matrices, so the
+    adapter changes the model's outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from msm.manifest import write_manifest
+    from msm.training.engine import model_fingerprint
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    lora = LoraConfig(
+        r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "v_proj"], init_lora_weights=not random_init
+    )
+    get_peft_model(model, lora).save_pretrained(out)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
+    write_manifest(
+        out,
+        stage="align",
+        inputs={"base_model": {"path": str(model_dir)}},
+        config={"base_model_fingerprint": model_fingerprint(model_dir), "spec": "test"},
+    )
+    return out

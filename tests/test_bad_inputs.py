@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import REPO
+from support import REPO, make_lora_adapter
 
 from msm.manifest import write_manifest
 
@@ -643,24 +643,9 @@ CASES: list[Case] = [
 @pytest.fixture(scope="session")
 def adapter_src(tiny_model_dir, tmp_path_factory) -> Path:
     """A real peft LoRA adapter in training-output form (tokenizer, manifest naming the tiny model)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from msm.training.engine import model_fingerprint
-
-    out = tmp_path_factory.mktemp("bad-inputs") / "adapter"
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])).save_pretrained(out)
-    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
-    write_manifest(
-        out,
-        stage="align",
-        inputs={"base_model": {"path": str(tiny_model_dir)}},
-        config={"base_model_fingerprint": model_fingerprint(tiny_model_dir), "spec": "test"},
+    return make_lora_adapter(
+        tiny_model_dir, tmp_path_factory.mktemp("bad-inputs") / "adapter", rank=4, random_init=False
     )
-    return out
 
 
 @pytest.fixture(autouse=True)

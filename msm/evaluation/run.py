@@ -44,7 +44,7 @@ from msm.evaluation.judge import Judge, prompt_sha256
 from msm.evaluation.model_source import ModelSource, resolve_source
 from msm.evaluation.results import SampleLog
 from msm.hashing import sha256_text
-from msm.manifest import MANIFEST_NAME, read_json_object, read_manifest, write_manifest
+from msm.manifest import MANIFEST_NAME, flat_fields, read_json_object, read_manifest, write_manifest
 from msm.preemption import Preempted, StopSignal, on_sigterm
 from msm.telemetry import push_evaluation
 
@@ -115,18 +115,8 @@ def _label(req: EvalRequest, source: ModelSource) -> str:
     return source.model_dir.name
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}: identities compare field by field, and a refusal names the field."""
-    if not isinstance(value, dict):
-        return {prefix: value}
-    out: dict[str, Any] = {}
-    for k, v in value.items():
-        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-    return out
-
-
 def _changes(previous: dict[str, Any], identity: dict[str, Any]) -> str:
-    old, new = _flat(previous), _flat(identity)
+    old, new = flat_fields(previous), flat_fields(identity)
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     shown = []
     for k in changed[:8]:

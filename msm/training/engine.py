@@ -39,7 +39,14 @@ import torch
 from msm.errors import InvalidInput, MsmError, problem
 from msm.hashing import sha256_file
 from msm.lineage import upstream_nodes
-from msm.manifest import MANIFEST_NAME, load_manifest, read_json_object, read_manifest, write_manifest
+from msm.manifest import (
+    MANIFEST_NAME,
+    flat_fields,
+    load_manifest,
+    read_json_object,
+    read_manifest,
+    write_manifest,
+)
 from msm.models.checks import check_adapter_dir, check_model_dir
 from msm.preemption import Preempted, on_sigterm
 from msm.training.config import StageSettings, TrainingConfig
@@ -211,19 +218,9 @@ def adapter_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """{"a.b": leaf} for nested dicts (lists are leaves)."""
-    if not isinstance(value, dict):
-        return {prefix: value}
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        out.update(_flat(item, f"{prefix}.{key}" if prefix else str(key)))
-    return out
-
-
 def flat_differences(old: Any, new: Any) -> list[str]:
     """Dotted names of the fields that differ between two nested dicts (a missing one counts)."""
-    a, b = _flat(old or {}), _flat(new or {})
+    a, b = flat_fields(old or {}), flat_fields(new or {})
     return [key for key in dict.fromkeys([*b, *a]) if a.get(key) != b.get(key)]
 
 
@@ -233,7 +230,7 @@ def check_same_inputs(run_file: Path, recorded: dict[str, Any] | None, mine: dic
         changed, was = "resume_key", "absent (an older msm made this run)"
     elif changed_fields := flat_differences(recorded, mine):
         changed = changed_fields[0]
-        was = repr(_flat(recorded).get(changed))
+        was = repr(flat_fields(recorded).get(changed))
     else:
         return
     out = run_file.parent
@@ -242,7 +239,7 @@ def check_same_inputs(run_file: Path, recorded: dict[str, Any] | None, mine: dic
             problem(
                 run_file,
                 f"cannot resume: `{changed}` differs from the interrupted run's ({was} then, "
-                f"{_flat(mine).get(changed)!r} now), and it changes what training computes",
+                f"{flat_fields(mine).get(changed)!r} now), and it changes what training computes",
                 f"choose a new --out, or delete {out} to train from the start (or restore the old value)",
                 field=changed,
             )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from eval_recipes import write_recipe
+from support import make_lora_adapter
 
 
 @pytest.fixture(autouse=True)
@@ -30,28 +31,7 @@ def recipe(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def lora_adapter(tiny_model_dir, tmp_path_factory) -> Path:
     """A real peft LoRA adapter with a training-style manifest naming the tiny model's fingerprint."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from msm.manifest import write_manifest
-    from msm.training.engine import model_fingerprint
-
-    out = tmp_path_factory.mktemp("adapter") / "aft"
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    peft_model = get_peft_model(
-        model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    )
-    peft_model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
-    write_manifest(
-        out,
-        stage="align",
-        inputs={"base_model": {"path": str(tiny_model_dir)}},
-        config={"base_model_fingerprint": model_fingerprint(tiny_model_dir), "spec": "test"},
-    )
-    return out
+    return make_lora_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter") / "aft")
 
 
 @pytest.fixture
