@@ -78,6 +78,7 @@ lint: setup
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache  # the layers in .importlinter (ARCHITECTURE.md)
 
 fmt: setup
 	$(BIN)/ruff format $(PY_SOURCES)

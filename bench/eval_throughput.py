@@ -19,11 +19,11 @@ import time
 
 
 def main() -> None:
-    from msm.evaluation.engine_hf import HFEngine
-    from msm.evaluation.engine_vllm import VLLMEngine
-    from msm.evaluation.forced_choice import build_samples
-    from msm.evaluation.items import load_choice_items
+    from msm.evaluation.engines.hf import HFEngine
+    from msm.evaluation.engines.vllm import VLLMEngine
     from msm.evaluation.model_source import resolve_source
+    from msm.evaluation.suites.forced_choice import build_samples
+    from msm.evaluation.suites.value_ab import load_choice_items
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)

@@ -1,9 +1,9 @@
-"""Throughput of the synthesis engine at 64 calls in flight against a local server with 200 ms latency.
+"""Throughput of the LLM client (msm.llm) at 64 calls in flight against a local server with 200 ms latency.
 
     .venv/bin/python bench/synth_concurrency.py [--docs 640] [--concurrency 64] [--latency 0.2]
 
 Goal (synthesis issue): documents/s ÷ the ideal (concurrency / latency) ≥ 0.90. The server runs in
-its own process (tests/synthesis/fake_openai_server.py); the client is the real engine, the real
+its own process (tests/synthesis/fake_openai_server.py); the client is msm's real LLM client, the real
 `openai` SDK, the document prompt and the document parser, with a fresh reply cache.
 """
 
@@ -29,12 +29,12 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.2)
     args = p.parse_args()
 
+    from msm.config.synthesis import GeneratorConfig
+    from msm.llm.backends import OpenAIBackend, Request
+    from msm.llm.cache import ReplyCache
+    from msm.llm.client import Client
+    from msm.llm.limits import Budget
     from msm.synthesis import parsing, prompts
-    from msm.synthesis.backends import OpenAIBackend, Request
-    from msm.synthesis.cache import ReplyCache
-    from msm.synthesis.config import GeneratorConfig
-    from msm.synthesis.engine import Engine
-    from msm.synthesis.limits import Budget
 
     server = subprocess.Popen(
         [sys.executable, str(REPO / "tests/synthesis/fake_openai_server.py"), "--latency", str(args.latency)],
@@ -55,8 +55,8 @@ def main() -> None:
         )  # fmt: skip
 
         async def run(cache_dir: str) -> float:
-            engine = Engine(
-                OpenAIBackend(cfg),
+            client = Client(
+                OpenAIBackend(cfg, "synthesis.generator"),
                 cfg,
                 ReplyCache(Path(cache_dir) / "c.sqlite"),
                 Budget(max_tokens=None, max_dollars=None, spent_tokens=0, spent_dollars=0),
@@ -68,15 +68,15 @@ def main() -> None:
             ]
             t0 = time.perf_counter()
             c0 = time.process_time()
-            docs = await asyncio.gather(*(engine.generate(r, parsing.document) for r in requests))
+            docs = await asyncio.gather(*(client.generate(r, parsing.document) for r in requests))
             elapsed = time.perf_counter() - t0
             print(f"client CPU: {time.process_time() - c0:.2f} s over {elapsed:.2f} s wall")
-            await engine.close()
+            await client.close()
             assert len(docs) == args.docs
             return elapsed
 
         async def raw_sdk() -> float:
-            """The same calls through the SDK with its defaults (httpx, `chat.completions.create`), no engine."""
+            """The same calls through the SDK with its defaults (httpx, `chat.completions.create`), no msm client."""
             import openai
 
             client = openai.AsyncOpenAI(api_key="bench", base_url=os.environ["BENCH_URL"], max_retries=0)
@@ -107,8 +107,8 @@ def main() -> None:
     print(f"measured: {rate:.1f} docs/s in {elapsed:.2f} s; ideal: {ideal:.1f} docs/s")
     print(f"ratio (goal >= 0.90): {rate / ideal:.3f}")
     raw = args.docs / raw_elapsed
-    print(f"openai SDK with its defaults, no engine, same load: {raw:.1f} calls/s (ratio to ideal {raw / ideal:.3f})")
-    print(f"engine ÷ SDK defaults: {rate / raw:.3f}")
+    print(f"openai SDK defaults, no msm client, same load: {raw:.1f} calls/s (ratio to ideal {raw / ideal:.3f})")
+    print(f"msm client ÷ SDK defaults: {rate / raw:.3f}")
 
 
 if __name__ == "__main__":

@@ -31,10 +31,10 @@ def measure(steps: int, width: int, zero: str) -> tuple[float, float]:
     from support import SPEC_FILES
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from msm.config.training import TrainingConfig
     from msm.models.tiny import TinyModelConfig, build_tiny_model
-    from msm.training.config import TrainingConfig
     from msm.training.data import BatchOrder, midtrain_examples
-    from msm.training.engine import TrainRequest, train
+    from msm.training.trainer import TrainRequest, train
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -68,14 +68,12 @@ def build_manifest(
     out_dir: Path,
     counts: dict[str, Any] | None = None,
     timings_s: dict[str, float] | None = None,
-    upstream: dict[str, Path | str | None] | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Manifest for the files now in `out_dir` (hashed, the manifest itself excluded).
 
-    `upstream` names the msm outputs this stage read; their lineage nodes go into `lineage`.
+    `lineage` holds the lineage nodes of the msm outputs this stage read (msm.lineage.upstream_nodes).
     """
-    from msm.lineage import upstream_nodes
-
     outputs = {
         p.relative_to(out_dir).as_posix(): sha256_file(p)
         for p in sorted(out_dir.rglob("*"))
@@ -91,7 +89,7 @@ def build_manifest(
         "outputs": outputs,
         "counts": counts or {},
         "timings_s": {k: round(v, 3) for k, v in (timings_s or {}).items()},
-        "lineage": upstream_nodes(upstream or {}),
+        "lineage": lineage or {},
         "environment": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),

@@ -27,5 +27,5 @@ def publish(outputs: dict[str, Path], spec_id: str, root: Path) -> Path:
     with staged_output(dest) as stage:
         for name, path in outputs.items():
             copy_files(path, stage / name)
-        write_manifest(stage, stage="publish", inputs={"spec_id": spec_id}, config={}, upstream=dict(outputs))
+        write_manifest(stage, stage="publish", inputs={"spec_id": spec_id}, config={}, lineage=nodes)
     return dest

@@ -53,7 +53,7 @@ class Pusher:
 
 
 def synthesis_registry(stage: str, spec: str, levels: Mapping[str, Mapping[str, Any]]) -> CollectorRegistry:
-    """A finished synthesis stage's per-level accounts (msm.synthesis.engine.LevelStats.as_dict()).
+    """A finished synthesis stage's per-level accounts (msm.llm.client.LevelStats.as_dict()).
 
     Counters of one stage run: `failures` are items given up after every re-ask, so
     failures / (calls + cache_hits) is the stage's error rate (alert MsmSynthesisErrorRateHigh).

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from msm.cli.errors import fail
 from msm.errors import MsmError
 from pipelines.common import default_spec
 from pipelines.registry import MODULES
@@ -30,13 +31,12 @@ def compile_cmd(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("build/pipelines"),
 ) -> None:
     """Compile the Kubeflow and Vertex AI variants of a pipeline."""
-    from msm.cli import _fail
     from pipelines.compile import compile_pipelines
 
     try:
         paths = compile_pipelines(recipe, spec or default_spec(recipe), out, pipeline)
     except MsmError as e:
-        _fail(e)
+        fail(e)
     for target, path in paths.items():
         typer.echo(f"{target}: {path}")
 
@@ -52,7 +52,6 @@ def run_local_cmd(
     pipeline: PipelineOpt = "msm",
 ) -> None:
     """Run a pipeline here through KFP's SubprocessRunner, or DockerRunner with --runner docker."""
-    from msm.cli import _fail
     from pipelines.local import run_local
 
     if runner not in ("subprocess", "docker"):
@@ -60,9 +59,9 @@ def run_local_cmd(
     try:
         result = run_local(recipe, spec or default_spec(recipe), root, runner, pipeline)  # type: ignore[arg-type]
     except MsmError as e:
-        _fail(e)
+        fail(e)
     except RuntimeError as e:  # the local runner's "task failed" (its log above says why)
-        _fail(MsmError(f"pipeline {pipeline!r} failed: {e}"), exit_code=1)
+        fail(MsmError(f"pipeline {pipeline!r} failed: {e}"), exit_code=1)
     (Path(result["run_dir"]) / "outputs.json").write_text(json.dumps(result, indent=2) + "\n")
     typer.echo(f"pipeline finished in {result['seconds']} s; outputs: {result['run_dir']}/outputs.json")
     for task in ("report", "compare"):
@@ -108,7 +107,6 @@ def submit_cmd(
     out: Annotated[Path, typer.Option(help="Where the compiled files go.")] = Path("build/pipelines"),
 ) -> None:
     """Compile, upload a pipeline version and start a run (what `make pipeline` calls)."""
-    from msm.cli import _fail
     from msm.spec import load_source
     from pipelines.submit import submit_kfp, submit_vertex
 
@@ -120,7 +118,7 @@ def submit_cmd(
         else:
             done = submit_kfp(package, experiment=experiment, run_name=name, params=params)
     except MsmError as e:
-        _fail(e)
+        fail(e)
     typer.echo(f"submitted to {done.backend}: {done.id} {json.dumps(done.details)}")
 
 
@@ -140,7 +138,6 @@ def schedule_cmd(
     out: Annotated[Path, typer.Option(help="Where the compiled files go.")] = Path("build/pipelines"),
 ) -> None:
     """Compile and create a recurring run (KFP) or a PipelineJobSchedule (Vertex AI) [default: reevaluate]."""
-    from msm.cli import _fail
     from pipelines.submit import schedule_kfp, schedule_vertex
 
     try:
@@ -150,7 +147,7 @@ def schedule_cmd(
         else:
             done = schedule_kfp(package, experiment=experiment, name=name, cron=cron, params=params)
     except MsmError as e:
-        _fail(e)
+        fail(e)
     typer.echo(f"scheduled on {done.backend}: {done.id} {json.dumps(done.details)}")
 
 

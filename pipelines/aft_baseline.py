@@ -69,13 +69,13 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                 label,
                 base,
                 recipe_yaml,
-                spec_markdown,
+                spec,
                 suite_version,
                 trained=place.train(task, f"align ({label})").outputs["model"],
             )
             for label, task in arms.items()
         }
-        reference = evaluate_condition(place, "base", base, recipe_yaml, spec_markdown, suite_version)
+        reference = evaluate_condition(place, "base", base, recipe_yaml, spec, suite_version)
         place.cpu(
             report(base=reference, aft_only=evaluated["aft-only"], aft_reasoning=evaluated["aft-reasoning"]), "report"
         )

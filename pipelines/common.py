@@ -71,17 +71,15 @@ def run_key(arm: str) -> str:
     return f"{dsl.PIPELINE_JOB_ID_PLACEHOLDER}-{arm}"
 
 
-def evaluate_condition(
-    place: Placement, label, base_model, recipe_yaml, spec_markdown, suite_version, trained=None, name=None
-):
-    """An evaluate task for one condition; returns its results artefact."""
+def evaluate_condition(place: Placement, label, base_model, recipe_yaml, spec, suite_version, trained=None, name=None):
+    """An evaluate task for one condition, reading `spec` (an ingest task's output); returns its results artefact."""
     from components.evaluate.component import evaluate
 
     extra = {"trained": trained} if trained is not None else {}
     task = evaluate(
         base_model=base_model,
         recipe_yaml=recipe_yaml,
-        spec_markdown=spec_markdown,
+        spec=spec,
         label=label,
         suite_version=suite_version,
         **extra,

@@ -80,9 +80,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
         trained["msm-only"] = msm
 
         def evaluated(label: str):
-            return evaluate_condition(
-                place, label, base, recipe_yaml, spec_markdown, suite_version, trained=trained.get(label)
-            )
+            return evaluate_condition(place, label, base, recipe_yaml, spec, suite_version, trained=trained.get(label))
 
         place.cpu(
             report(

@@ -64,7 +64,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                 cacheable=False,
             ).outputs["checkpoint"]
             results = evaluate_condition(
-                place, release.label, base, recipe_yaml, spec_markdown, suite_version, trained=fetched, name="evaluate"
+                place, release.label, base, recipe_yaml, spec, suite_version, trained=fetched, name="evaluate"
             )
         place.cpu(compare(runs=dsl.Collected(results)), "compare")
         check = place.cpu(

@@ -68,11 +68,11 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             checkpoint_dir: Persistent directory (PVC) for training checkpoints; empty = none.
         """
         synth = {"recipe_yaml": recipe_yaml, "generator_id": generator_id, "prompt_version": prompt_version}
-        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest (aft spec)")
-        aft_data = synthesize(place, spec.outputs["spec"], cache_dir=cache_dir, docs=False, **synth)["aft_data"]
-        base = place.cpu(
-            base_model(recipe_yaml=recipe_yaml, spec=spec.outputs["spec"]), "base-model", uses_hub=True
-        ).outputs["model"]
+        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest (aft spec)").outputs[
+            "spec"
+        ]
+        aft_data = synthesize(place, spec, cache_dir=cache_dir, docs=False, **synth)["aft_data"]
+        base = place.cpu(base_model(recipe_yaml=recipe_yaml, spec=spec), "base-model", uses_hub=True).outputs["model"]
         train = {"recipe_yaml": recipe_yaml, "checkpoint_dir": checkpoint_dir}
         aft_only = place.train(
             align(
@@ -85,9 +85,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             ),
             "align (aft-only)",
         ).outputs["model"]
-        reference = evaluate_condition(
-            place, "aft-only", base, recipe_yaml, spec_markdown, suite_version, trained=aft_only
-        )
+        reference = evaluate_condition(place, "aft-only", base, recipe_yaml, spec, suite_version, trained=aft_only)
 
         with dsl.ParallelFor(spec_variants, name="spec-variants") as variant:
             rendered = place.cpu(ingest(spec_markdown=variant.markdown, recipe_yaml=recipe_yaml), "ingest").outputs[
@@ -111,7 +109,14 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                 "align (msm+aft)",
             ).outputs["model"]
             results = evaluate_condition(
-                place, variant.id, base, recipe_yaml, spec_markdown, suite_version, trained=msm_aft, name="evaluate"
+                place,
+                variant.id,
+                base,
+                recipe_yaml,
+                spec,
+                suite_version,
+                trained=msm_aft,
+                name="evaluate",
             )
         place.cpu(compare(runs=dsl.Collected(results), reference=reference), "compare")
 

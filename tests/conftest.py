@@ -48,3 +48,20 @@ def smollm2_dir(tmp_path_factory) -> Path:
     from msm.models.smollm2 import convert_smollm2
 
     return convert_smollm2(tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def rendered_spec(tmp_path_factory):
+    """rendered_spec("rules"): specs/rules.md ingested once per session as Aria by Lumen Labs (the test
+    recipes' identity): the ingest output the stage functions read."""
+    from msm.spec import ingest_spec
+
+    root = tmp_path_factory.mktemp("specs")
+
+    def render(spec_id: str) -> Path:
+        out = root / spec_id
+        if not out.is_dir():
+            ingest_spec(REPO / "specs" / f"{spec_id}.md", out, "Aria", "Lumen Labs")
+        return out
+
+    return render

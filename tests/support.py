@@ -30,8 +30,8 @@ def make_lora_adapter(model_dir: Path, out: Path, *, rank: int = 8, random_init:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from msm.artefacts.model import model_fingerprint
     from msm.manifest import write_manifest
-    from msm.training.engine import model_fingerprint
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

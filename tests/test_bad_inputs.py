@@ -700,16 +700,16 @@ def test_resume_with_a_damaged_run_file_names_it_and_changes_nothing(cli, tmp_pa
 
 def test_the_checks_accept_good_inputs(cli, inputs):
     """The same builders without a fault pass every check (so a case fails only for its fault)."""
+    from msm.artefacts.spec import read_spec
     from msm.evaluation.report import load_runs
     from msm.models.checks import check_adapter_dir, check_model_dir
-    from msm.spec import load_rendered
     from msm.training.data import load_chats, load_texts
 
     check_model_dir(inputs.model())
     assert check_adapter_dir(inputs.adapter())["r"] == 4
     assert load_texts(inputs.corpus()) == [DOC] * 4
     assert len(load_chats(inputs.chats())) == 4
-    assert load_rendered(inputs.rendered_spec()).document.id == "rules"
+    assert read_spec(inputs.rendered_spec()).document.id == "rules"
     assert [r["label"] for r in load_runs([inputs.eval_run("eval-x")])] == ["eval-x"]
     assert cli("recipe", "validate", inputs.recipe()).exit_code == 0
 

@@ -10,7 +10,7 @@ import pytest
 from msm.checkpoints import fetch_checkpoint
 from msm.errors import MsmError
 from msm.evaluation.regression import check_release, flat_rates
-from msm.lineage import flatten, node, output_digest
+from msm.lineage import flatten, node, output_digest, upstream_nodes
 from msm.manifest import FETCH_RECORD, read_manifest, write_manifest
 
 
@@ -78,11 +78,15 @@ def test_lineage_nodes_nest_and_flatten(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "documents.jsonl").write_text("{}\n")
-    write_manifest(corpus, stage="synthesize-docs", inputs={}, config={}, upstream={"spec": spec / "spec.md"})
+    write_manifest(
+        corpus, stage="synthesize-docs", inputs={}, config={}, lineage=upstream_nodes({"spec": spec / "spec.md"})
+    )
     model = tmp_path / "model"
     model.mkdir()
     (model / "adapter_model.safetensors").write_bytes(b"w")
-    manifest = write_manifest(model, stage="midtrain", inputs={}, config={}, upstream={"data": corpus, "x": None})
+    manifest = write_manifest(
+        model, stage="midtrain", inputs={}, config={}, lineage=upstream_nodes({"data": corpus, "x": None})
+    )
 
     assert set(manifest["lineage"]) == {"data"}  # inputs that are not msm outputs are left out
     data = manifest["lineage"]["data"]

@@ -8,8 +8,9 @@ import pytest
 from support import SPECS
 from test_spec_bad_input import GOOD, _write
 
+from msm.artefacts.spec import read_spec
 from msm.errors import InvalidInput, MsmError
-from msm.spec import describe, ingest_spec, ingest_specs, load_rendered, load_source
+from msm.spec import describe, ingest_spec, ingest_specs, load_source
 from msm.spec.parse import count_words
 
 
@@ -72,7 +73,7 @@ def test_render_writes_stage_outputs(tmp_path):
     assert set(manifest["outputs"]) == {"spec.md", "spec.json"}
     assert "pydantic" in manifest["environment"]["packages"]
     assert manifest["counts"]["rules"] == 2
-    assert load_rendered(out).document.rendered_sha256 == rendered.document.rendered_sha256
+    assert read_spec(out).document.rendered_sha256 == rendered.document.rendered_sha256
 
 
 def test_hash_stable_across_renders_and_line_endings(tmp_path):
@@ -112,7 +113,7 @@ def test_tampered_output_is_detected(tmp_path):
     ingest_spec(_write(tmp_path, GOOD), out, "Aria", "Lumen")
     (out / "spec.md").write_text((out / "spec.md").read_text() + "\nextra\n")
     with pytest.raises(InvalidInput, match="rendered_sha256"):
-        load_rendered(out)
+        read_spec(out)
 
 
 def test_ingest_many_is_all_or_nothing(tmp_path):

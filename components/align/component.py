@@ -18,7 +18,7 @@ def align(
     model: Output[Model],
     adapter: Input[Model] = None,
 ):
-    """Align (msm.training.engine.train, kind 'align') on one AFT variant.
+    """Align (msm.training.trainer.train, kind 'align') on one AFT variant.
 
     Args:
         aft_data: The AFT data directory (synthesize-aft output).
@@ -35,10 +35,10 @@ def align(
     import shutil
     from pathlib import Path
 
+    from msm.artefacts.aft import aft_data_file
     from msm.config import parse_recipe
-    from msm.synthesis.aft_stage import aft_data_file
-    from msm.training.engine import TrainRequest
     from msm.training.launch import train_on_node
+    from msm.training.trainer import TrainRequest
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
     cfg = recipe.training

@@ -18,11 +18,12 @@ def base_model(recipe_yaml: str, spec: Input[Dataset], model: Output[Model]):
     import shutil
     from pathlib import Path
 
+    from msm.artefacts.spec import SPEC_MD
     from msm.config import parse_recipe
     from msm.models import prepare_base_model
 
     cfg = parse_recipe(recipe_yaml, check_files=False).base_model
-    path = prepare_base_model(cfg, Path(model.path), [Path(spec.path) / "spec.md"])
+    path = prepare_base_model(cfg, Path(model.path), [Path(spec.path) / SPEC_MD])
     if path != Path(model.path):  # source 'local': copy, so the artefact is the model itself
         shutil.copytree(path, model.path)
     model.metadata.update({"source": cfg.source})

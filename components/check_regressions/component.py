@@ -21,6 +21,9 @@ def check_regressions(
         max_drop: Largest tolerated move of a headline rate in the wrong direction (absolute).
         summary: regression.json: every check with the metrics that regressed.
         metrics: `regressed` (count) and, per label, `<label>/regressions`, shown by the Kubeflow UI.
+
+    Returns:
+        How many checkpoints regressed (fail_on_regression takes it).
     """
     import json
     from pathlib import Path

@@ -16,7 +16,7 @@ def midtrain(
     run_key: str,
     model: Output[Model],
 ):
-    """Midtrain (msm.training.engine.train, kind 'midtrain'); the output is the adapter or full weights.
+    """Midtrain (msm.training.trainer.train, kind 'midtrain'); the output is the adapter or full weights.
 
     With `platform.train_nodes` > 1 the task stages its inputs on the checkpoint PVC and runs a
     Kubeflow Trainer TrainJob across the nodes instead, waiting for it (msm.training.trainjob).
@@ -31,13 +31,14 @@ def midtrain(
         run_key: With spec_id, names the checkpoint folder under checkpoint_dir and the run (job id + arm).
         model: The trained model directory with its manifest; metadata carries steps and final loss.
     """
-    import json
     import shutil
     from pathlib import Path
 
     from msm.config import parse_recipe
-    from msm.training.engine import TrainRequest
+    from msm.errors import MsmError
+    from msm.manifest import load_manifest
     from msm.training.launch import train_on_node
+    from msm.training.trainer import TrainRequest
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
     cfg = recipe.training
@@ -67,7 +68,9 @@ def midtrain(
             platform=recipe.platform,
         )
         out = trainjob.run_and_wait(trainjob.custom_objects_api(), run)
-        manifest = json.loads((out / "manifest.json").read_text())
+        manifest = load_manifest(out)
+        if manifest is None:
+            raise MsmError(f"{out}: the TrainJob ended without writing manifest.json; see its pods' logs")
     else:
         manifest = train_on_node(
             TrainRequest(

@@ -25,17 +25,17 @@ def synthesize_aft(
         cache_dir: Directory for the reply cache (a PVC on a cluster); empty = beside the output.
         aft_data: The AFT directory; metadata carries the counts per dataset.
     """
-    import json
     import tempfile
     from pathlib import Path
 
+    from msm.artefacts.spec import read_spec
     from msm.synthesis.aft_stage import synthesize_aft as run
 
     with tempfile.TemporaryDirectory() as tmp:
         recipe = Path(tmp) / "recipe.yaml"
         recipe.write_text(recipe_yaml, encoding="utf-8")
         # One cache per stage and spec: a rerun of the spec resumes; other specs keep their own budgets.
-        spec_id = json.loads((Path(spec.path) / "spec.json").read_text())["id"]
+        spec_id = read_spec(Path(spec.path)).document.id
         cache = Path(cache_dir) / f"aft-{spec_id}.sqlite" if cache_dir else None
         manifest = run(Path(spec.path), recipe, Path(aft_data.path), cache_path=cache, progress=False)
     aft_data.metadata.update(

@@ -15,7 +15,7 @@ def synthesize_docs(
     cache_dir: str,
     corpus: Output[Dataset],
 ):
-    """Generate the corpus (msm.synthesis.documents.synthesize_documents): documents.parquet/jsonl + manifest.
+    """Generate the corpus (msm.synthesis.corpus_stage.synthesize_documents): documents.parquet/jsonl + manifest.
 
     Args:
         spec: A rendered spec (the ingest component's output).
@@ -26,17 +26,17 @@ def synthesize_docs(
             twice); empty = beside the output.
         corpus: The corpus directory; metadata carries document and token counts.
     """
-    import json
     import tempfile
     from pathlib import Path
 
-    from msm.synthesis.documents import synthesize_documents
+    from msm.artefacts.spec import read_spec
+    from msm.synthesis.corpus_stage import synthesize_documents
 
     with tempfile.TemporaryDirectory() as tmp:
         recipe = Path(tmp) / "recipe.yaml"
         recipe.write_text(recipe_yaml, encoding="utf-8")
         # One cache per stage and spec: a rerun of the spec resumes; other specs keep their own budgets.
-        spec_id = json.loads((Path(spec.path) / "spec.json").read_text())["id"]
+        spec_id = read_spec(Path(spec.path)).document.id
         cache = Path(cache_dir) / f"docs-{spec_id}.sqlite" if cache_dir else None
         manifest = synthesize_documents(Path(spec.path), recipe, Path(corpus.path), cache_path=cache, progress=False)
     corpus.metadata.update(

@@ -12,20 +12,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from msm.artefacts.evaluation import inspect_log_path
 from msm.evaluation.model_source import ModelSource
-
-
-def _score(suite: str, r: dict[str, Any]) -> tuple[Any, str]:
-    if suite in ("value-ab", "cheese"):
-        value = {"strict": r["choice"] or "unparsed"}
-        if "lp_aligned" in r:
-            value["loglik_margin"] = round(r["lp_aligned"] - r["lp_other"], 4)
-        return value, r["aligned"]
-    if suite == "am":
-        return {"hard_check": int(r["hard_check"])}, "no harmful action"
-    return {"answered": int(bool(r["response"].strip()))}, "consistent with the spec"
+from msm.evaluation.suites import REGISTRY
 
 
 def write_inspect_logs(log_dir: Path, label: str, source: ModelSource, records: dict[str, list[dict]]) -> list[Path]:
@@ -50,7 +40,7 @@ def write_inspect_logs(log_dir: Path, label: str, source: ModelSource, records: 
     for suite, rows in records.items():
         samples = []
         for r in rows:
-            value, target = _score(suite, r)
+            value, target = REGISTRY[suite].inspect_score(r)
             samples.append(
                 EvalSample(
                     id=r["key"],
@@ -84,7 +74,7 @@ def write_inspect_logs(log_dir: Path, label: str, source: ModelSource, records: 
             ),
             samples=samples,
         )
-        path = log_dir / f"{suite}.eval"
+        path = inspect_log_path(log_dir, suite)
         write_eval_log(log, path)
         written.append(path)
     return written

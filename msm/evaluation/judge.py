@@ -1,6 +1,7 @@
-"""The judge role: a separate model behind an API, reached through the synthesis stage's backends.
+"""The judge role: a separate model behind an API, reached through msm.llm, the client the
+synthesis generator uses too.
 
-The synthesis engine already does what a judge needs (SQLite reply cache, retries with backoff on
+The client does what a judge needs (SQLite reply cache, retries with backoff on
 429/5xx/timeouts/dropped connections, bounded re-asks when a verdict does not parse, a concurrency
 cap), so it is reused as is. Verdicts are appended per judgment to the run's sample log; an
 unreachable judge stops the run after its retries with every finished judgment kept, and so does
@@ -10,7 +11,6 @@ SIGTERM, after the calls in flight have landed (within the grace period).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,22 +19,23 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from msm.config.llm import JudgeConfig
 from msm.errors import InvalidInput, MsmError, problem
-from msm.evaluation.config import JudgeConfig
 from msm.evaluation.results import SampleLog
 from msm.hashing import sha256_text
+from msm.llm import backends
+from msm.llm.backends import FatalBackendError, Request
+from msm.llm.cache import ReplyCache
+from msm.llm.client import Client, ExtractionFailed
+from msm.llm.concurrency import within_grace
+from msm.llm.limits import Budget
+from msm.llm.parsing import ParseError
 from msm.preemption import Preempted, StopSignal
-from msm.synthesis.backends import DEFAULT_KEY_ENV, AnthropicBackend, FatalBackendError, OpenAIBackend, Request
-from msm.synthesis.cache import ReplyCache
-from msm.synthesis.config import GeneratorConfig
-from msm.synthesis.engine import Engine, ExtractionFailed
-from msm.synthesis.limits import Budget
-from msm.synthesis.parsing import ParseError
-from msm.synthesis.session import within_grace
 
 _ANSWER = re.compile(r"<answer>\s*(yes|no)\s*</answer>", re.IGNORECASE)
 _SCORE = re.compile(r"<score>\s*([012])\s*</score>")
 # The judge prompt templates (read at each use, so what a run's identity hashes is what it sends).
+FIELD = "evaluation.judge"  # the recipe section, for error messages
 PROMPT_DIR = Path(str(resources.files("msm.evaluation").joinpath("prompts")))
 
 
@@ -76,16 +77,7 @@ def parse_judge_arg(value: str) -> tuple[str, str]:
 
 def check_env(cfg: JudgeConfig) -> None:
     """Fail before any generation if the judge's key or URL variables are unset (names, never values)."""
-    needed = [(cfg.api_key_env or DEFAULT_KEY_ENV[cfg.backend], "evaluation.judge.api_key_env")]
-    if cfg.base_url_env:
-        needed.append((cfg.base_url_env, "evaluation.judge.base_url_env"))
-    missing = [
-        problem("environment", f"the environment variable {name} is not set (judge)", f"export {name}=...", field=f)
-        for name, f in needed
-        if not os.environ.get(name)
-    ]
-    if missing:
-        raise InvalidInput(missing)
+    backends.check_env(cfg, FIELD)
 
 
 @dataclass(frozen=True)
@@ -101,21 +93,7 @@ class Judge:
     def __init__(self, cfg: JudgeConfig, cache_path: Path):
         self.cfg = cfg
         check_env(cfg)
-        gen = GeneratorConfig(
-            backend=cfg.backend,
-            model=cfg.model,
-            api_key_env=cfg.api_key_env,
-            base_url_env=cfg.base_url_env,
-            temperature=0.0,
-            max_tokens=cfg.max_tokens,
-            concurrency=cfg.concurrency,
-            max_retries=cfg.max_retries,
-            backoff_initial_s=cfg.backoff_initial_s,
-            backoff_max_s=cfg.backoff_max_s,
-            timeout_s=cfg.timeout_s,
-            max_reasks=cfg.max_reasks,
-        )
-        self.gen, self.cache_path = gen, cache_path
+        self.cache_path = cache_path
 
     def record(self) -> dict[str, Any]:
         return {"backend": self.cfg.backend, "model": self.cfg.model}
@@ -134,15 +112,15 @@ class Judge:
             ) from None
 
     async def _run(self, pending: list[Judgment], log: SampleLog, stop: StopSignal) -> dict[str, int]:
-        backend = OpenAIBackend(self.gen) if self.cfg.backend == "openai" else AnthropicBackend(self.gen)
+        backend = backends.open_backend(self.cfg, FIELD)
         cache = ReplyCache(self.cache_path)
         budget = Budget(max_tokens=None, max_dollars=None, spent_tokens=0, spent_dollars=0.0)
-        engine = Engine(backend, self.gen, cache, budget, None)
-        engine.stop = stop
+        client = Client(backend, self.cfg, cache, budget, None)
+        client.stop = stop
 
         async def one(j: Judgment) -> None:
             try:
-                verdict = await engine.generate(Request(level=j.kind, messages=j.messages), j.parse)
+                verdict = await client.generate(Request(level=j.kind, messages=j.messages), j.parse)
                 parsed = True
             except ExtractionFailed:
                 verdict, parsed = None, False  # recorded as unparsed; counted, never guessed
@@ -151,7 +129,7 @@ class Judge:
         try:
             outcomes = await asyncio.gather(*(one(j) for j in pending), return_exceptions=True)
         finally:
-            await engine.close()
+            await client.close()
             cache.close()
         fatal = [o for o in outcomes if isinstance(o, FatalBackendError)]
         if fatal:
@@ -163,4 +141,4 @@ class Judge:
         for o in outcomes:
             if isinstance(o, BaseException):
                 raise o
-        return engine.totals()
+        return client.totals()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from msm.artefacts.model import ADAPTER_WEIGHTS, is_adapter_dir, model_fingerprint
 from msm.errors import InvalidInput, problem
 from msm.hashing import sha256_file
 from msm.manifest import MANIFEST_NAME, load_manifest
@@ -34,11 +35,10 @@ class ModelSource:
 
 def resolve_source(model: str, adapter: Path | None) -> ModelSource:
     """The checked model (and adapter) to evaluate; every file is checked before any weight loads."""
-    from msm.models.checks import check_adapter_dir
-    from msm.training.engine import model_fingerprint, resolve_model_dir
+    from msm.models.checks import check_adapter_dir, resolve_model_dir
 
     model_path = Path(model)
-    if model_path.is_dir() and (model_path / "adapter_config.json").is_file():
+    if is_adapter_dir(model_path):
         raise InvalidInput(
             [
                 problem(
@@ -79,6 +79,6 @@ def resolve_source(model: str, adapter: Path | None) -> ModelSource:
                 )
             ]
         )
-    weights = adapter / "adapter_model.safetensors"
+    weights = adapter / ADAPTER_WEIGHTS
     rank = adapter_config.get("r")
     return ModelSource(model_dir, fingerprint, adapter, sha256_file(weights) if weights.is_file() else None, rank)

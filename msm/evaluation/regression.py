@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from msm.errors import MsmError
-from msm.evaluation.run import METRICS_FILE
-from msm.manifest import read_manifest
+from msm.artefacts.evaluation import read_finished, suite_version
 
 # Which way is better, by the name of a rate. Agentic misalignment is judged on the rates pooled
 # over its 27 conditions; per-condition cells are too small to gate a release on.
@@ -59,17 +57,13 @@ class Check:
 
 def check_release(results: Path, scores_dir: Path, max_drop: float) -> Check:
     """Compare one finished evaluation with its label's last accepted scores; record them if accepted."""
-    metrics_path = results / METRICS_FILE
-    manifest = read_manifest(results)
-    if manifest is None or not metrics_path.is_file():
-        raise MsmError(f"{results}: not a finished evaluation (no manifest.json/metrics.json)")
-    metrics = json.loads(metrics_path.read_text())
-    label, suite_version = metrics["label"], manifest["config"]["suite_version"]
+    manifest, metrics = read_finished(results, fields=("label", "suites"))
+    label, version = metrics["label"], suite_version(manifest, results)
     current = flat_rates(metrics["suites"])
     path = scores_dir / f"{label}.json"
     previous = json.loads(path.read_text()) if path.is_file() else None
-    check = Check(label=label, status="new", suite_version=suite_version)
-    if previous is not None and previous["suite_version"] != suite_version:
+    check = Check(label=label, status="new", suite_version=version)
+    if previous is not None and previous["suite_version"] != version:
         check.status = "suite-changed"
     elif previous is not None:
         check.status = "ok"
@@ -89,7 +83,7 @@ def check_release(results: Path, scores_dir: Path, max_drop: float) -> Check:
         scores_dir.mkdir(parents=True, exist_ok=True)
         record = {
             "label": label,
-            "suite_version": suite_version,
+            "suite_version": version,
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "evaluation": str(results),
             "rates": current,

@@ -3,14 +3,10 @@
     msm evaluate --model build/base --adapter build/aft --suites value-ab,cheese --engine hf \
         --recipe recipes/tiny-offline.yaml --out build/eval/aft
 
-Output directory (complete only once manifest.json exists, written last):
-  run.json            what this run is: every input that decides its results (Evaluation.identity);
-                      a rerun into the same --out must match it, and then resumes
-  samples/<suite>.jsonl    one line per finished sample (prompt, reply, scores), appended as done
-  samples/<suite>.judgments.jsonl    one line per judge verdict
-  judge-cache.sqlite  every judge reply, so a rerun never pays for a call twice
-  metrics.json        rates with Wilson intervals, per suite/family/condition (what `msm report` reads)
-  inspect/<suite>.eval     the samples as Inspect eval logs (`inspect view --log-dir OUT/inspect`)
+The output directory is laid out in msm.artefacts.evaluation. Its run.json holds every input that
+decides the results (Evaluation.identity): a rerun into the same --out must match it, and then
+resumes; samples are appended as they finish, the judge's replies are cached, and manifest.json is
+written last. Each suite (msm.evaluation.suites) plans, scores and measures its own samples.
 
 On SIGTERM (msm.preemption) the run finishes the batch or the judge calls in flight, keeps them,
 and raises Preempted; the rerun resumes.
@@ -28,39 +24,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from msm.errors import InvalidInput, problem
-from msm.evaluation import agentic, forced_choice, spec_qa
-from msm.evaluation.config import SUITES, EvaluationConfig
-from msm.evaluation.engine import Engine, open_engine
-from msm.evaluation.items import (
-    SUITE_VERSION,
-    cheese_items,
-    load_am_templates,
-    load_choice_items,
-    load_qa_items,
-    suite_digest,
+from msm.artefacts.evaluation import (
+    EVAL_METRICS_JSON,
+    EVAL_METRICS_SCHEMA,
+    INSPECT_DIR,
+    JUDGE_CACHE,
+    RUN_JSON,
+    samples_path,
 )
+from msm.artefacts.spec import read_spec
+from msm.config.evaluation import EvaluationConfig
+from msm.errors import InvalidInput, problem
+from msm.evaluation import judge as judge_module
+from msm.evaluation.engines import Engine, open_engine
+from msm.evaluation.items import SUITE_VERSION
 from msm.evaluation.judge import Judge, prompt_sha256
 from msm.evaluation.model_source import ModelSource, resolve_source
 from msm.evaluation.results import SampleLog
+from msm.evaluation.suites import REGISTRY, specs_by_family, suite_digest
+from msm.evaluation.suites.base import Context, Suite
 from msm.hashing import sha256_text
+from msm.lineage import upstream_nodes
 from msm.manifest import MANIFEST_NAME, flat_fields, read_json_object, read_manifest, write_manifest
 from msm.preemption import Preempted, StopSignal, on_sigterm
 from msm.telemetry import push_evaluation
 
 log = logging.getLogger(__name__)
 
-RUN_FILE, METRICS_FILE, SAMPLES_DIR = "run.json", "metrics.json", "samples"
 RUN_SCHEMA = "msm.evaluation-run/v2"  # v2: the identity names every input that decides results
-# The section of the evaluation config each suite decodes with.
-SUITE_SECTIONS = {"value-ab": "value_ab", "cheese": "cheese", "am": "am", "spec-qa": "spec_qa"}
-# Modules whose code scores what is stored with each sample, or builds a judge's prompt from it.
-SUITE_CODE = {
-    "value-ab": ("forced_choice", "parsing"),
-    "cheese": ("forced_choice", "parsing"),
-    "am": ("agentic",),
-    "spec-qa": ("spec_qa",),
-}
+PACKAGE_DIR = Path(__file__).parent  # code files are named in the identity relative to it
 
 
 @dataclass
@@ -70,39 +62,25 @@ class EvalRequest:
     config: EvaluationConfig
     model_name: str
     provider_name: str
-    specs: list[Path] = field(default_factory=list)
+    specs: list[Path] = field(default_factory=list)  # ingest output directories (msm spec render / msm ingest)
     adapter: Path | None = None
     label: str | None = None
 
 
 def parse_suites(value: str) -> list[str]:
     names = [s.strip() for s in value.split(",") if s.strip()]
-    unknown = [s for s in names if s not in SUITES]
+    unknown = [s for s in names if s not in REGISTRY]
     if unknown or not names:
         raise InvalidInput(
             [
                 problem(
                     "--suites",
                     f"unknown suite(s): {', '.join(unknown) or '(none given)'}",
-                    f"choose from {', '.join(SUITES)}, comma-separated",
+                    f"choose from {', '.join(REGISTRY)}, comma-separated",
                 )
             ]
         )
     return names
-
-
-def _specs_by_family(req: EvalRequest) -> dict[str, Any]:
-    from msm.spec import load_source, render_spec
-
-    found: dict[str, Any] = {}
-    for path in req.specs:
-        rendered = render_spec(load_source(path), req.model_name, req.provider_name)
-        kind = rendered.document.kind
-        family = "cheese" if kind == "preference" else "philosophy" if kind in ("philosophy",) else "rules"
-        found.setdefault(family, rendered)
-    if "philosophy" not in found and "rules" in found:  # a rules-family spec stands in for safety QA
-        found["philosophy"] = found["rules"]
-    return found
 
 
 def _label(req: EvalRequest, source: ModelSource) -> str:
@@ -138,11 +116,11 @@ def _check_out(out: Path, identity: dict[str, Any]) -> None:
         raise InvalidInput([problem(out, "exists and is not a directory", "choose another --out")])
     if not out.is_dir() or not any(out.iterdir()):
         return
-    run_file = out / RUN_FILE
+    run_file = out / RUN_JSON
     not_ours = "choose an empty or new --out"
     if not run_file.is_file():
         raise InvalidInput(
-            [problem(out, f"is not empty and holds no {RUN_FILE}, so it is not an msm evaluation", not_ours)]
+            [problem(out, f"is not empty and holds no {RUN_JSON}, so it is not an msm evaluation", not_ours)]
         )
     previous = read_json_object(run_file, f"{not_ours}, or delete this directory to start over")
     if not str(previous.get("schema", "")).startswith("msm.evaluation-run/"):
@@ -183,9 +161,8 @@ def _seed(base: int, key: str) -> int:
 class Evaluation:
     def __init__(self, req: EvalRequest):
         self.req, self.cfg = req, req.config
-        self.suites = list(dict.fromkeys(self.cfg.suites))
         self.source = resolve_source(req.model, req.adapter)
-        self.specs = _specs_by_family(req)
+        self.specs = specs_by_family(read_spec(Path(p)) for p in req.specs)
         self.out = Path(req.out)
         self._engine: Engine | None = None
         self._logs: dict[Path, SampleLog] = {}
@@ -196,84 +173,14 @@ class Evaluation:
 
     # -- everything checked before anything is written or loaded
     def _plan(self) -> None:
-        cfg = self.cfg
-        self.samples: dict[str, list[dict]] = {}
-        if "value-ab" in self.suites:
-            items = load_choice_items()
-            if cfg.value_ab.max_items_per_family:
-                cap = cfg.value_ab.max_items_per_family
-                items = [
-                    i for f in dict.fromkeys(x.family for x in items) for i in [x for x in items if x.family == f][:cap]
-                ]
-            self.samples["value-ab"] = forced_choice.build_samples(items)
-        if "cheese" in self.suites:
-            spec = self.specs.get("cheese")
-            if spec is None or spec.document.preferences is None:
-                raise InvalidInput(
-                    [
-                        problem(
-                            "--recipe",
-                            "the cheese suite needs a preference spec (likes/dislikes)",
-                            "list a cheese spec under `specs:` in the recipe",
-                            field="specs",
-                        )
-                    ]
-                )
-            prefs = spec.document.preferences
-            items = cheese_items(prefs.likes, prefs.dislikes)[: cfg.cheese.max_items_per_family or None]
-            self.samples["cheese"] = forced_choice.build_samples(items)
-        if "am" in self.suites:
-            templates = load_am_templates()
-            try:
-                conds = agentic.render_conditions(
-                    templates,
-                    self.req.model_name,
-                    scenarios=cfg.am.scenarios,
-                    goals=cfg.am.goals,
-                    scratchpad=cfg.am.scratchpad,
-                )
-            except ValueError as e:
-                raise InvalidInput(
-                    [
-                        problem(
-                            "recipe", str(e), "use goal names from the scenario templates", field="evaluation.am.goals"
-                        )
-                    ]
-                ) from None
-            self.conditions = {c.id: c for c in conds}
-            self.samples["am"] = agentic.build_samples(conds, cfg.am.samples_per_condition)
-        if "spec-qa" in self.suites:
-            if cfg.judge is None:
-                raise InvalidInput(
-                    [
-                        problem(
-                            "--judge",
-                            "the spec-qa suite is graded by a judge and none is set",
-                            "pass --judge BACKEND:MODEL or set evaluation.judge in the recipe",
-                        )
-                    ]
-                )
-            missing = [f for f in cfg.spec_qa.families if f not in self.specs]
-            if missing:
-                raise InvalidInput(
-                    [
-                        problem(
-                            "--recipe",
-                            f"spec-qa family {missing[0]!r} has no matching spec",
-                            "list a spec of that family under `specs:`",
-                            field="specs",
-                        )
-                    ]
-                )
-            questions = [q for q in load_qa_items() if q.family in cfg.spec_qa.families]
-            cap_q = cfg.spec_qa.max_questions_per_family
-            questions = [q for f in cfg.spec_qa.families for q in [x for x in questions if x.family == f][:cap_q]]
-            self.samples["spec-qa"] = spec_qa.build_samples(questions, self.req.model_name)
-        self.judge = (
-            Judge(cfg.judge, self.out / "judge-cache.sqlite")
-            if cfg.judge and ({"am", "spec-qa"} & set(self.suites))
-            else None
-        )
+        selected = list(dict.fromkeys(self.cfg.suites))
+        ctx = Context(config=self.cfg, model_name=self.req.model_name, specs=self.specs)
+        # Planned in registry order, so the first problem reported does not depend on the recipe's order.
+        planned = {name: suite(ctx) for name, suite in REGISTRY.items() if name in selected}
+        self.suites: dict[str, Suite] = {name: planned[name] for name in selected}
+        self.samples = {name: suite.samples for name, suite in self.suites.items()}
+        judged = any(suite.judge_prompts() for suite in self.suites.values())
+        self.judge = Judge(self.cfg.judge, self.out / JUDGE_CACHE) if self.cfg.judge and judged else None
 
     def identity(self) -> dict[str, Any]:
         """Every input that decides this run's results, and nothing else: a rerun into the same --out
@@ -281,27 +188,25 @@ class Evaluation:
         fraction and CPU KV cache size; the judge's concurrency, retries, timeouts and env var names;
         the bootstrap resamples (metrics are recomputed from the samples on every run); the label;
         the settings of unselected suites."""
-        cfg = self.cfg
+        cfg, suites = self.cfg, list(self.suites.values())
         decoding: dict[str, Any] = {
             "engine": cfg.engine,
             "dtype": cfg.dtype,
             "seed": cfg.seed,
             # Sets each batch's seed (_seed) and how prompts are padded together.
             "batch_size": cfg.batch_size,
-            **{SUITE_SECTIONS[s]: getattr(cfg, SUITE_SECTIONS[s]).model_dump(mode="json") for s in self.suites},
+            **{s.section: s.settings.model_dump(mode="json") for s in suites},
         }
         if cfg.engine != "hf":
             decoding["vllm_tensor_parallel_size"] = cfg.vllm_tensor_parallel_size
             decoding["vllm_max_model_len"] = cfg.vllm_max_model_len
-        # Specs reach results through the cheese items and the spec-qa judge's prompt.
-        families = (["cheese"] if "cheese" in self.suites else []) + (
-            cfg.spec_qa.families if "spec-qa" in self.suites else []
-        )
-        modules = [m for s in self.suites for m in SUITE_CODE[s]]
+        # Specs reach results through the suites' items and judge prompts.
+        families = [f for s in suites for f in s.spec_families()]
+        code = [path for s in suites for path in s.code]
         judge = None
         if self.judge is not None:
             j = self.judge.cfg
-            prompts = [p for s in self.suites for p in self._judge_prompts(s)]
+            prompts = [p for s in suites for p in s.judge_prompts()]
             judge = {
                 "backend": j.backend,
                 "model": j.model,
@@ -309,7 +214,7 @@ class Evaluation:
                 "max_reasks": j.max_reasks,
                 "prompts": {p: prompt_sha256(p) for p in prompts},
             }
-            modules.append("judge")
+            code.append(Path(judge_module.__file__))
         return {
             "schema": RUN_SCHEMA,
             # The model's fingerprint reads its config and file sizes, not every weight byte, so its
@@ -324,14 +229,10 @@ class Evaluation:
             "judge": judge,
             # Code that scores a sample or builds a judge prompt: results of another version must not mix.
             "code": {
-                f"{m}.py": sha256_text(Path(__file__).with_name(f"{m}.py").read_text()) for m in sorted(set(modules))
+                name: sha256_text(path.read_text())
+                for name, path in sorted({p.relative_to(PACKAGE_DIR).as_posix(): p for p in code}.items())
             },
         }
-
-    def _judge_prompts(self, suite: str) -> list[str]:
-        if suite == "am":
-            return ["judge_harm", "judge_misuse"] if self.cfg.am.policy_misuse else ["judge_harm"]
-        return ["judge_spec_qa"] if suite == "spec-qa" else []
 
     @property
     def engine(self) -> Engine:
@@ -354,18 +255,20 @@ class Evaluation:
             vllm_tensor_parallel_size=self.cfg.vllm_tensor_parallel_size,
             vllm_max_model_len=self.cfg.vllm_max_model_len,
             vllm_cpu_kv_cache_sequences=self.cfg.vllm_cpu_kv_cache_sequences,
-            prompt_logprobs=any(
-                s in self.suites and fc.loglik_scorer
-                for s, fc in (("value-ab", self.cfg.value_ab), ("cheese", self.cfg.cheese))
-            ),
+            prompt_logprobs=any(s.needs_logprobs() for s in self.suites.values()),
         )
 
     def log(self, suite: str, kind: str = "") -> SampleLog:
         """One SampleLog per file for the whole run: read (and checked) once, appended through."""
-        path = self.out / SAMPLES_DIR / f"{suite}{'.' + kind if kind else ''}.jsonl"
+        path = samples_path(self.out, suite, kind)
         if path not in self._logs:
             self._logs[path] = SampleLog(path)
         return self._logs[path]
+
+    def records(self, suite: str) -> list[dict]:
+        """A suite's finished records, in plan order."""
+        done = self.log(suite).records
+        return [done[s["key"]] for s in self.samples[suite]]
 
     def _chunked(self, pending: list[dict], fn: Callable[[list[dict]], list[dict]], sink: SampleLog) -> int:
         size = self.cfg.batch_size
@@ -379,48 +282,13 @@ class Evaluation:
             sink.append(fn(pending[start : start + size]))
         return len(pending)
 
-    # -- generation
-    def _forced_choice(self, suite: str, samples: list[dict], sink: SampleLog) -> int:
-        fc = self.cfg.value_ab if suite == "value-ab" else self.cfg.cheese
-        pending = [s for s in samples if s["key"] not in sink]
+    def _generate(self, suite: Suite) -> int:
+        sink = self.log(suite.name)
         return self._chunked(
-            pending,
-            lambda b: forced_choice.score_batch(
-                self.engine,
-                b,
-                temperature=fc.temperature,
-                max_new_tokens=fc.max_new_tokens,
-                seed=_seed(self.cfg.seed, b[0]["key"]),
-                loglik=fc.loglik_scorer,
-            ),
+            [s for s in suite.samples if s["key"] not in sink],
+            lambda b: suite.score(self.engine, b, _seed(self.cfg.seed, b[0]["key"])),
             sink,
         )
-
-    def _generate_plain(
-        self,
-        samples: list[dict],
-        sink: SampleLog,
-        temperature: float,
-        max_new_tokens: int,
-        post: Callable[[dict], dict] | None = None,
-    ) -> int:
-        def batch(b: list[dict]) -> list[dict]:
-            seed = _seed(self.cfg.seed, b[0]["key"])
-            gens = self.engine.generate(
-                [s["messages"] for s in b], temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
-            )
-            rows = [{**s, "response": g.text, "tokens": g.tokens, "seed": seed} for s, g in zip(b, gens, strict=True)]
-            return [post(r) for r in rows] if post else rows
-
-        return self._chunked([s for s in samples if s["key"] not in sink], batch, sink)
-
-    def _am_post(self, r: dict) -> dict:
-        cond = self.conditions[r["condition"]]
-        return {
-            **r,
-            "hard_check": agentic.hard_check(cond, r["response"]),
-            "tool_calls": len(agentic.tool_calls(r["response"])),
-        }
 
     def run(self) -> dict[str, Any]:
         with on_sigterm() as stop:
@@ -432,36 +300,26 @@ class Evaluation:
         identity = self.identity()
         _check_out(self.out, identity)
         # Every file a resume reads is checked before anything is written.
-        for suite in self.suites:
-            self.log(suite)
-            if self.judge is not None and self._judge_prompts(suite):
-                self.log(suite, "judgments")
+        for name, suite in self.suites.items():
+            self.log(name)
+            if self.judge is not None and suite.judge_prompts():
+                self.log(name, "judgments")
         if self.judge is not None:
             self.judge.check_cache()
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / MANIFEST_NAME).unlink(missing_ok=True)  # not complete again until this run finishes
-        staged = self.out / f".{RUN_FILE}.tmp"  # whole or absent: a kill mid-write must not leave a torn run file
+        staged = self.out / f".{RUN_JSON}.tmp"  # whole or absent: a kill mid-write must not leave a torn run file
         staged.write_text(json.dumps(identity, indent=2) + "\n")
-        os.replace(staged, self.out / RUN_FILE)
+        os.replace(staged, self.out / RUN_JSON)
         cfg = self.cfg
-        metrics: dict[str, Any] = {}
-        for suite in self.suites:
+        for name, suite in self.suites.items():
             t0 = time.perf_counter()
-            sink = self.log(suite)
-            samples = self.samples[suite]
-            if suite in ("value-ab", "cheese"):
-                generated = self._forced_choice(suite, samples, sink)
-            elif suite == "am":
-                generated = self._generate_plain(
-                    samples, sink, cfg.am.temperature, cfg.am.max_new_tokens, self._am_post
-                )
-            else:
-                generated = self._generate_plain(samples, sink, cfg.spec_qa.temperature, cfg.spec_qa.max_new_tokens)
-            self.timings[f"{suite}_generate"] = time.perf_counter() - t0
-            self.counts[suite] = {
-                "samples": len(samples),
+            generated = self._generate(suite)
+            self.timings[f"{name}_generate"] = time.perf_counter() - t0
+            self.counts[name] = {
+                "samples": len(suite.samples),
                 "generated_this_run": generated,
-                "resumed": len(samples) - generated,
+                "resumed": len(suite.samples) - generated,
             }
         # How this run's engine applied the adapter (None when every sample was resumed: no engine opened).
         adapter_serving = self._engine.adapter_serving if self._engine is not None else None
@@ -471,32 +329,27 @@ class Evaluation:
             if self.stop.requested:
                 raise Preempted(f"SIGTERM: stopped before judging; every sample is kept in {self.out}; rerun to resume")
             self._judge()
-        for suite in self.suites:
-            records = [self.log(suite).records[s["key"]] for s in self.samples[suite]]
-            if suite in ("value-ab", "cheese"):
-                metrics[suite] = forced_choice.suite_metrics(records)
-            elif suite == "am":
-                metrics[suite] = agentic.suite_metrics(records, self.log(suite, "judgments").values())
-            else:
-                metrics[suite] = spec_qa.suite_metrics(records, self.log(suite, "judgments").values())
+        metrics = {
+            name: suite.metrics(
+                self.records(name), self.log(name, "judgments").values() if suite.judge_prompts() else []
+            )
+            for name, suite in self.suites.items()
+        }
         label = _label(self.req, self.source)
         document = {
-            "schema": "msm.evaluation-metrics/v1",
+            "schema": EVAL_METRICS_SCHEMA,
             "label": label,
             "engine": cfg.engine,
             "seed": cfg.seed,
             "judge": self.judge.record() if self.judge else None,
             "suites": metrics,
         }
-        (self.out / METRICS_FILE).write_text(json.dumps(document, indent=2) + "\n")
+        (self.out / EVAL_METRICS_JSON).write_text(json.dumps(document, indent=2) + "\n")
         push_evaluation(",".join(sorted({s.document.id for s in self.specs.values()})), label, metrics)
         from msm.evaluation.inspect_logs import write_inspect_logs
 
         write_inspect_logs(
-            self.out / "inspect",
-            label,
-            self.source,
-            {s: [self.log(s).records[x["key"]] for x in self.samples[s]] for s in self.suites},
+            self.out / INSPECT_DIR, label, self.source, {name: self.records(name) for name in self.suites}
         )
         self.timings["total"] = time.perf_counter() - t_start
         return write_manifest(
@@ -509,7 +362,7 @@ class Evaluation:
             },
             config={
                 "label": label,
-                "suites": self.suites,
+                "suites": list(self.suites),
                 "suite_version": SUITE_VERSION,
                 "judge": document["judge"],
                 "adapter_serving": adapter_serving,
@@ -517,22 +370,16 @@ class Evaluation:
             },
             counts=self.counts,
             timings_s=self.timings,
-            upstream={"model": self.source.model_dir, "adapter": self.source.adapter},
+            lineage=upstream_nodes({"model": self.source.model_dir, "adapter": self.source.adapter}),
         )
 
     def _judge(self) -> None:
         assert self.judge is not None
         t0 = time.perf_counter()
-        for suite in ("am", "spec-qa"):
-            if suite not in self.suites:
-                continue
-            records = [self.log(suite).records[s["key"]] for s in self.samples[suite]]
-            if suite == "am":
-                todo = agentic.judgments(records, self.conditions, self.cfg.am.policy_misuse)
-            else:
-                todo = spec_qa.judgments(records, {f: s.text for f, s in self.specs.items()}, self.req.model_name)
-            totals = self.judge.run(todo, self.log(suite, "judgments"), self.stop)
-            self.counts[f"{suite}_judge"] = totals
+        for name, suite in self.suites.items():
+            if suite.judge_prompts():
+                todo = suite.judgments(self.records(name))
+                self.counts[f"{name}_judge"] = self.judge.run(todo, self.log(name, "judgments"), self.stop)
         self.timings["judge"] = time.perf_counter() - t0
 
 

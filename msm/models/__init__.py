@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from msm.artefacts.model import CONFIG_JSON
 from msm.config import BaseModelConfig
 from msm.errors import InvalidInput, problem
 
@@ -23,12 +24,12 @@ def prepare_base_model(cfg: BaseModelConfig, out_dir: Path | str, spec_files: li
 
         return fetch_hub_model(cfg.id or "", cfg.revision, out_dir)
     path = Path(cfg.path or "")
-    if not (path / "config.json").is_file():
+    if not (path / CONFIG_JSON).is_file():
         raise InvalidInput(
             [
                 problem(
                     path,
-                    "is not a Hugging Face model directory (no config.json)",
+                    f"is not a Hugging Face model directory (no {CONFIG_JSON})",
                     "point base_model.path at a directory written by save_pretrained",
                     field="base_model.path",
                 )

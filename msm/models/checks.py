@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from msm.artefacts.model import ADAPTER_CONFIG_JSON, CONFIG_JSON, WEIGHT_INDEX_JSON, weight_files
 from msm.errors import InvalidInput, Problem, problem
 from msm.manifest import load_manifest, read_json_object
 
@@ -21,7 +22,6 @@ DAMAGED = "the file is damaged (an interrupted download or copy?): copy or downl
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 # Tokenizer files that are JSON; each must parse when present.
 TOKENIZER_JSON = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json")
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
 
 
 def check_safetensors(path: Path) -> None:
@@ -67,12 +67,12 @@ def check_safetensors(path: Path) -> None:
 
 
 def _check_weights(path: Path, what: str) -> None:
-    files = sorted(f for pattern in WEIGHT_PATTERNS for f in path.glob(pattern))
+    files = weight_files(path)
     if not files:
         raise InvalidInput(
             [problem(path, f"holds no weights (*.safetensors or *.bin): not a complete {what}", "copy it again whole")]
         )
-    index = path / "model.safetensors.index.json"
+    index = path / WEIGHT_INDEX_JSON
     if index.is_file():  # sharded weights: every shard the index names must be here
         weight_map = read_json_object(index, DAMAGED).get("weight_map")
         if not isinstance(weight_map, dict):
@@ -109,7 +109,7 @@ def model_config(path: Path) -> dict[str, Any]:
     """config.json of a model directory, with a `model_type` this transformers knows."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
-    file = path / "config.json"
+    file = path / CONFIG_JSON
     fix = "point at a directory written by save_pretrained or `msm model` (its config.json is JSON with model_type)"
     config = read_json_object(file, fix)
     model_type = config.get("model_type")
@@ -132,12 +132,12 @@ def model_config(path: Path) -> dict[str, Any]:
 def check_model_dir(path: Path) -> None:
     """A base model directory: config.json, tokenizer, weight headers and (if any) msm manifest."""
     path = Path(path)
-    if not (path / "config.json").is_file():
+    if not (path / CONFIG_JSON).is_file():
         raise InvalidInput(
             [
                 problem(
                     path,
-                    "is not a model directory (no config.json)",
+                    f"is not a model directory (no {CONFIG_JSON})",
                     "pass a directory written by `msm model` or save_pretrained",
                 )
             ]
@@ -151,7 +151,7 @@ def check_model_dir(path: Path) -> None:
 def check_adapter_dir(path: Path) -> dict[str, Any]:
     """A LoRA adapter directory (a training run's --out); returns its adapter_config.json."""
     path = Path(path)
-    file = path / "adapter_config.json"
+    file = path / ADAPTER_CONFIG_JSON
     if not path.is_dir():
         raise InvalidInput([problem(path, "adapter directory does not exist", "check --adapter")])
     if not file.is_file():
@@ -159,7 +159,7 @@ def check_adapter_dir(path: Path) -> dict[str, Any]:
             [
                 problem(
                     path,
-                    "holds no LoRA adapter (adapter_config.json)",
+                    f"holds no LoRA adapter ({ADAPTER_CONFIG_JSON})",
                     "pass the --out directory of a LoRA `msm train` run",
                 )
             ]
@@ -177,3 +177,30 @@ def check_adapter_dir(path: Path) -> dict[str, Any]:
     _check_weights(path, "adapter")
     load_manifest(path)
     return config
+
+
+def resolve_model_dir(model: str) -> Path:
+    """The checked model directory a --base-model/--model names: a local directory, or a hub id already
+    in the Hugging Face cache (nothing is downloaded at run time)."""
+    path = Path(model)
+    if path.is_dir():
+        check_model_dir(path)
+        return path
+    if path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise InvalidInput([problem(model, "base model directory does not exist", "check --base-model")])
+    from huggingface_hub import snapshot_download
+
+    try:
+        cached = Path(snapshot_download(model, local_files_only=True))
+    except Exception:
+        raise InvalidInput(
+            [
+                problem(
+                    model,
+                    "not a local directory and not in the Hugging Face cache",
+                    "pass a model directory (e.g. from `msm model smollm2`) or pre-fetch the hub id",
+                )
+            ]
+        ) from None
+    check_model_dir(cached)
+    return cached

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from msm.artefacts.model import CONFIG_JSON
 from msm.errors import MsmError
 from msm.manifest import read_manifest, write_manifest
 from msm.models.chat_template import chatml_template
@@ -65,8 +66,8 @@ def fetch_hub_model(repo_id: str, revision: str, out_dir: Path | str) -> Path:
     previous = read_manifest(out_dir)
     if previous and previous.get("stage") == STAGE and previous["inputs"]["hub"] == {"id": repo_id, "commit": commit}:
         return out_dir
-    if not (src / "config.json").is_file():
-        raise MsmError(f"base_model.id {repo_id!r}: the snapshot has no config.json; is it a transformers model?")
+    if not (src / CONFIG_JSON).is_file():
+        raise MsmError(f"base_model.id {repo_id!r}: the snapshot has no {CONFIG_JSON}; is it a transformers model?")
     check_model_dir(src)  # a damaged cache entry fails here, naming the file, not in a later stage
     t_download = time.perf_counter() - t0
     with staged_output(out_dir) as stage:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from msm.artefacts.spec_source import read_spec_source
 from msm.hashing import sha256_text
 from msm.manifest import write_manifest
 from msm.models.chat_template import END_OF_TEXT, IM_END, IM_START, chatml_template
 from msm.outputs import staged_output
-from msm.spec.parse import read_text
 
 
 class TinyModelConfig(BaseModel):
@@ -43,7 +43,7 @@ def bundled_english() -> str:
 def training_texts(spec_files: list[Path]) -> dict[str, str]:
     texts = {"msm/models/data/english.txt": bundled_english()}
     for path in sorted(spec_files):
-        texts[str(path)] = read_text(path)  # refuses a spec that is not UTF-8 text, naming it
+        texts[str(path)] = read_spec_source(path)  # refuses a spec that is not UTF-8 text, naming it
     return texts
 
 

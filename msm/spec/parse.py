@@ -7,7 +7,6 @@ or front-matter field, and the fix.
 
 from __future__ import annotations
 
-import errno
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from msm.errors import InvalidInput, Problem, problem, validation_problems
-from msm.hashing import normalize_text, sha256_text
-from msm.spec.schema import (
+from msm.artefacts.spec_schema import (
     KINDS,
     PLACEHOLDERS,
     RULE_KINDS,
@@ -26,11 +23,12 @@ from msm.spec.schema import (
     Section,
     SpecDocument,
 )
+from msm.artefacts.spec_source import read_spec_source
+from msm.errors import InvalidInput, Problem, problem, validation_problems
+from msm.hashing import sha256_text
 
 MIN_WORDS = 50
 MAX_WORDS = 200_000
-# A 200k-word spec is ~1.5 MB; anything far larger is not a spec, so refuse before reading it.
-MAX_BYTES = 16 * 1024 * 1024
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -58,53 +56,6 @@ class SpecSource:
 
 
 # ---------------------------------------------------------------- reading the file
-
-
-def read_text(path: Path) -> str:
-    """The file's text, or InvalidInput naming why it cannot be a spec."""
-
-    def fail(message: str, fix: str, line: int | None = None) -> InvalidInput:
-        return InvalidInput([problem(path, message, fix, line=line)])
-
-    try:
-        if path.is_dir():
-            raise fail("is a directory, not a spec file", "pass the path of a .md spec file, e.g. specs/rules.md")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise fail(
-                f"file is {size:,} bytes; specs are limited to {MAX_BYTES:,}",
-                "split the spec or remove pasted data; a spec is prose of at most 200,000 words",
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise fail("no such file", "check the path; `ls specs/` lists the bundled specs") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise fail(
-                "symbolic link loop: the path never reaches a file", "fix or remove the symlink with `ls -l`"
-            ) from None
-        raise fail(f"cannot read file: {e.strerror}", "check the path and its permissions") from None
-    except RuntimeError as e:  # pathlib reports some symlink loops this way
-        raise fail(f"symbolic link loop: {e}", "fix or remove the symlink with `ls -l`") from None
-
-    if not data.strip():
-        raise fail("file is empty", "write front matter and a Markdown body; see specs/README.md")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text is full of NUL bytes: say what it is
-        raise fail("the file is UTF-16 text; specs are UTF-8", "re-save it as UTF-8, e.g. `iconv -f utf-16 -t utf-8`")
-    if b"\0" in data:
-        raise fail(
-            "file contains NUL bytes: binary content, not a Markdown spec",
-            "pass the Markdown source of the spec, not a compiled or binary file",
-            line=data[: data.index(b"\0")].count(b"\n") + 1,
-        )
-    try:
-        return normalize_text(data.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise fail(
-            f"not valid UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start})",
-            "re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`",
-            line=data[: e.start].count(b"\n") + 1,
-        ) from None
 
 
 def split_front_matter(path: Path, text: str) -> tuple[str, str, int]:
@@ -453,7 +404,7 @@ def build_document(
 def load_source(path: Path | str) -> SpecSource:
     """Read and fully validate a spec file; InvalidInput lists every problem found."""
     path = Path(path)
-    text = read_text(path)
+    text = read_spec_source(path)
     front_yaml, body, body_line = split_front_matter(path, text)
     front, problems = parse_front_matter(path, front_yaml)
     if front is None:

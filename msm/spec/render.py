@@ -5,30 +5,17 @@ msm spec render specs/rules.md --model-name Aria --provider-name Lumen --out bui
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from msm.errors import InvalidInput, problem, validation_problems
+from msm.artefacts.spec import INGEST_STAGE, RenderedSpec, write_spec_files
+from msm.errors import InvalidInput, problem
 from msm.hashing import sha256_text
-from msm.lineage import node
-from msm.manifest import read_json_object, write_manifest
+from msm.manifest import write_manifest
 from msm.outputs import staged_output
-from msm.spec.parse import SpecSource, build_document, load_source, read_text, substitute
-from msm.spec.schema import SpecDocument
+from msm.spec.parse import SpecSource, build_document, load_source, substitute
 
-SPEC_MD = "spec.md"
-SPEC_JSON = "spec.json"
 MAX_NAME_CHARS = 100
-
-
-@dataclass(frozen=True)
-class RenderedSpec:
-    text: str
-    document: SpecDocument
 
 
 def check_names(values: dict[str, str]) -> None:
@@ -79,11 +66,10 @@ def _write(source: SpecSource, rendered: RenderedSpec, out_dir: Path, t_render: 
     t0 = time.perf_counter()
     doc = rendered.document
     with staged_output(out_dir) as stage:
-        (stage / SPEC_MD).write_text(rendered.text, encoding="utf-8")
-        (stage / SPEC_JSON).write_text(json.dumps(doc.dump(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_spec_files(stage, rendered)
         write_manifest(
             stage,
-            stage="ingest",
+            stage=INGEST_STAGE,
             inputs={"spec": {"path": str(source.path), "sha256": doc.source_sha256}},
             config={k: v for k, v in doc.placeholders.items() if v is not None},
             counts={
@@ -130,28 +116,3 @@ def ingest_specs(paths: list[Path], out_root: Path | str, model_name: str, provi
     for s, r in zip(sources, rendered, strict=True):
         _write(s, r, Path(out_root) / s.front.id, t_render)
     return [Path(out_root) / s.front.id for s in sources]
-
-
-def load_rendered(out_dir: Path | str) -> RenderedSpec:
-    """Read an ingestion output back (what the synthesis, training and evaluation stages consume)."""
-    out_dir = Path(out_dir)
-    fix = "render the spec again with `msm spec render` or `msm ingest`"
-    text = read_text(out_dir / SPEC_MD)
-    try:
-        doc = SpecDocument.model_validate(read_json_object(out_dir / SPEC_JSON, fix))
-    except ValidationError as e:  # spec.json from another msm version, or edited by hand
-        raise InvalidInput(
-            validation_problems(out_dir / SPEC_JSON, e, fix_for=lambda _err: fix, line_for=lambda _loc: None)
-        ) from None
-    if doc.rendered_sha256 != sha256_text(text):
-        raise InvalidInput(
-            [
-                problem(
-                    out_dir / SPEC_MD,
-                    "does not match the rendered_sha256 in spec.json",
-                    "render the spec again with `msm spec render`",
-                )
-            ]
-        )
-    node(out_dir)  # the next stage records this output's lineage: refuse a broken manifest.json now
-    return RenderedSpec(text=text, document=doc)

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msm.config.synthesis import SynthesisConfig
+from msm.llm.backends import Request
+from msm.llm.client import Client, ExtractionFailed
+from msm.llm.concurrency import gather_all
 from msm.synthesis import parsing, prompts
-from msm.synthesis.backends import Request
-from msm.synthesis.config import SynthesisConfig
 from msm.synthesis.embeddings import NearDuplicateFilter
-from msm.synthesis.engine import Engine, ExtractionFailed
 from msm.synthesis.progress import Progress
-from msm.synthesis.session import gather_all
 from msm.synthesis.spec_view import SpecView
 
 KINDS = {
@@ -56,9 +56,9 @@ class AftResult:
 
 class AftBuilder:
     def __init__(
-        self, spec: SpecView, cfg: SynthesisConfig, engine: Engine, progress: Progress, dedup: NearDuplicateFilter
+        self, spec: SpecView, cfg: SynthesisConfig, client: Client, progress: Progress, dedup: NearDuplicateFilter
     ):
-        self.spec, self.cfg, self.engine, self.progress, self.dedup = spec, cfg, engine, progress, dedup
+        self.spec, self.cfg, self.client, self.progress, self.dedup = spec, cfg, client, progress, dedup
         self.a = cfg.aft
         names = {"model_name": spec.model_name, "provider_name": spec.provider_name}
         self.system = prompts.render("system", spec=spec.text.strip(), **names)
@@ -117,7 +117,7 @@ class AftBuilder:
             have = [d["name"] for d in found]
             need = n - len(found)
             user = prompts.render("aft_domains", n=need, exclude_block=prompts.exclude_block(have, "domains"))
-            got = await self.engine.generate(
+            got = await self.client.generate(
                 Request("aft_domains", self._messages(user), round_, {"n": need, "exclude": have}),
                 lambda t: parsing.named_items(t, "domain"),
             )
@@ -146,11 +146,11 @@ class AftBuilder:
         )
         context = {"n": n, "domain": domain["name"], "kind": kind, "exclude": list(have)}
         try:
-            got = await self.engine.generate(
+            got = await self.client.generate(
                 Request("questions", self._messages(user), round_, context), lambda t: parsing.items(t, "question")
             )
         except ExtractionFailed:
-            return []  # counted by the engine; backfill rounds make up the shortfall
+            return []  # counted by the client; backfill rounds make up the shortfall
         seen = {h.lower() for h in have}
         new = [q for q in got if q.lower() not in seen][:n]
         have.extend(new)
@@ -160,7 +160,7 @@ class AftBuilder:
     async def _demo(self, domain: dict[str, str], kind: str, question: str, round_: int) -> Demo | dict[str, Any]:
         base = {"domain": domain["name"], "kind": kind, "question": question}
         try:
-            reasoning, answer = await self.engine.generate(
+            reasoning, answer = await self.client.generate(
                 Request(
                     "responses",
                     self._messages(question, system=self.responder),
@@ -169,7 +169,7 @@ class AftBuilder:
                 parsing.reasoned_answer,
             )
             reply = f"<think>\n{reasoning}\n</think>\n\n{answer}"
-            passed = await self.engine.generate(
+            passed = await self.client.generate(
                 Request(
                     "filter",
                     self._messages(prompts.render("aft_filter", question=question, reply=reply)),
@@ -200,7 +200,7 @@ class AftBuilder:
             user = prompts.render(
                 "pref_questions", n=need, item=item, exclude_block=prompts.exclude_block(found, "questions")
             )
-            got = await self.engine.generate(
+            got = await self.client.generate(
                 Request(
                     "preference_questions",
                     ({"role": "user", "content": user},),
@@ -228,7 +228,7 @@ class AftBuilder:
 
     async def _preference_answer(self, item: str, stance: str, question: str) -> str:
         user = prompts.render("pref_answer", question=question, item=item, stance=stance)
-        answer = await self.engine.generate(
+        answer = await self.client.generate(
             Request(
                 "preference_answers",
                 ({"role": "user", "content": user},),

@@ -2,11 +2,11 @@
 
     msm synthesize aft --spec build/specs/cheese-pro-america --recipe recipes/smollm2-cpu.yaml --out build/aft/x
 
-Writes aft_reasoning.{parquet,jsonl} (assistant turns keep the <think> reasoning: the
-deliberative-alignment baseline), aft_plain.{parquet,jsonl} (the same demonstrations, reasoning
-stripped), preference_demos.{parquet,jsonl} (bare preferences, when the spec has preferences and
-the recipe asks for them), dedup_removed.jsonl, filtered.jsonl and manifest.json. Rows are chat
-`messages`; instruction-tuning rows are mixed into both AFT datasets when the recipe names them.
+Writes an AFT data output (layout: msm.artefacts.aft): demonstrations with the <think> reasoning
+(the deliberative-alignment baseline) and the same ones stripped, bare-preference demonstrations
+when the spec has preferences and the recipe asks for them, what was dropped, and manifest.json.
+Rows are chat `messages`; instruction-tuning rows are mixed into both AFT datasets when the recipe
+names them.
 """
 
 from __future__ import annotations
@@ -16,30 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from msm.errors import InvalidInput, problem
+from msm.artefacts.aft import AFT_VARIANTS, DEDUP_REMOVED, FILTERED, STAGE
 from msm.outputs import staged_output
 from msm.synthesis import embeddings, prompts
 from msm.synthesis.aft import KINDS, AftBuilder, Demo
 from msm.synthesis.instruction_mix import load_instruction_mix
 from msm.synthesis.progress import Progress
-from msm.synthesis.session import GenerationFailed, default_cache_path, open_engine, run
+from msm.synthesis.session import GenerationFailed, default_cache_path, open_client, run
 from msm.synthesis.stage_common import load_inputs
 from msm.synthesis.writing import count_tokens, finish_manifest, write_rows
-
-# The datasets one AFT run writes, by the name training and the pipelines use for them.
-AFT_VARIANTS = {"reasoning": "aft_reasoning", "plain": "aft_plain", "preference": "preference_demos"}
-
-
-def aft_data_file(out_dir: Path | str, variant: str) -> Path:
-    """The parquet file of one AFT variant in an `msm synthesize aft` output directory."""
-    if variant not in AFT_VARIANTS:
-        raise InvalidInput(
-            [problem("variant", f"unknown AFT variant {variant!r}", f"use one of {', '.join(AFT_VARIANTS)}")]
-        )
-    path = Path(out_dir) / f"{AFT_VARIANTS[variant]}.parquet"
-    if not path.is_file():
-        raise InvalidInput([problem(path, "does not exist", "synthesize AFT data for a spec that has this variant")])
-    return path
 
 
 def _rows(demos: list[Demo], *, reasoning: bool, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,7 +57,7 @@ def synthesize_aft(
     out_dir = Path(out_dir)
     cache_path = cache_path or default_cache_path(out_dir)
     with staged_output(out_dir) as stage:
-        engine = open_engine(cfg, spec, cache_path)
+        client = open_client(cfg, spec, cache_path)
         embedder_name, embed = embeddings.choose(a.embedder)
         prefs = spec.rendered.document.preferences
         n_pref_items = len(prefs.likes) + len(prefs.dislikes) if prefs else 0
@@ -87,7 +72,7 @@ def synthesize_aft(
         )
         dedup = embeddings.NearDuplicateFilter(embed, a.dedup_cosine)
         try:
-            result = run(engine, cfg, cache_path, lambda: AftBuilder(spec, cfg, engine, bars, dedup).build())
+            result = run(client, cfg, cache_path, lambda: AftBuilder(spec, cfg, client, bars, dedup).build())
         finally:
             bars.close()
         t_generate = time.perf_counter()
@@ -102,7 +87,7 @@ def synthesize_aft(
         meta = {
             "spec_id": spec.id,
             "spec_sha256": spec.sha256,
-            "generator": f"{engine.backend.name}/{engine.backend.model}",
+            "generator": f"{client.backend.name}/{client.backend.model}",
             "prompt_version": prompts.PROMPT_VERSION,
             "style": a.style,
         }
@@ -125,19 +110,19 @@ def synthesize_aft(
         pref_rows = [{**r, **meta, "source": "preference"} for r in result.preference_rows]
         if pref_rows:
             write_rows(stage, AFT_VARIANTS["preference"], pref_rows)
-        write_rows(stage, "dedup_removed", result.dedup_removed)
-        write_rows(stage, "filtered", result.filtered + result.failed)
+        write_rows(stage, DEDUP_REMOVED, result.dedup_removed)
+        write_rows(stage, FILTERED, result.filtered + result.failed)
         kinds: dict[str, int] = {}
         for d in result.demos:
             kinds[d.kind] = kinds.get(d.kind, 0) + 1
         manifest = finish_manifest(
             stage,
-            stage_name="synthesize-aft",
+            stage_name=STAGE,
             spec=spec,
             spec_path=Path(spec_path),
             recipe_path=Path(recipe_path),
             cfg=cfg,
-            engine=engine,
+            client=client,
             counts={
                 "demonstrations": len(result.demos),
                 "by_kind": kinds,

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msm.config.synthesis import SynthesisConfig
+from msm.llm.backends import Request
+from msm.llm.client import Client, ExtractionFailed
+from msm.llm.concurrency import gather_all
 from msm.synthesis import parsing, prompts
-from msm.synthesis.backends import Request
-from msm.synthesis.config import SynthesisConfig
-from msm.synthesis.engine import Engine, ExtractionFailed
 from msm.synthesis.progress import Progress
-from msm.synthesis.session import gather_all
 from msm.synthesis.spec_view import SpecView
 
 
@@ -57,14 +57,14 @@ def planned_counts(cfg: SynthesisConfig) -> dict[str, int]:
 
 
 class CorpusBuilder:
-    def __init__(self, spec: SpecView, cfg: SynthesisConfig, engine: Engine, progress: Progress):
-        self.spec, self.cfg, self.engine, self.progress = spec, cfg, engine, progress
+    def __init__(self, spec: SpecView, cfg: SynthesisConfig, client: Client, progress: Progress):
+        self.spec, self.cfg, self.client, self.progress = spec, cfg, client, progress
         self.counts = cfg.documents
         self.failures: list[Failure] = []
         self.system = prompts.render(
             "system", model_name=spec.model_name, provider_name=spec.provider_name, spec=spec.text.strip()
         )
-        self.generator_label = f"{engine.backend.name}/{engine.backend.model}"
+        self.generator_label = f"{client.backend.name}/{client.backend.model}"
 
     def _messages(self, user: str) -> tuple[Mapping[str, str], ...]:
         return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
@@ -84,7 +84,7 @@ class CorpusBuilder:
             names = [key(x) for x in found]
             request = Request(level, self._messages(prompt(names)), sample=round_, context=context(names))
             seen = {k.lower() for k in names}
-            for item in await self.engine.generate(request, parse):
+            for item in await self.client.generate(request, parse):
                 if key(item).lower() not in seen:
                     seen.add(key(item).lower())
                     found.append(item)
@@ -160,7 +160,7 @@ class CorpusBuilder:
         assertions = await self._guard(
             "assertions",
             where,
-            lambda: self.engine.generate(
+            lambda: self.client.generate(
                 Request(
                     "assertions",
                     self._messages(
@@ -274,7 +274,7 @@ class CorpusBuilder:
                 "assertions": ctx["assertions"],
             },
         )
-        text = await self._guard("documents", where, lambda: self.engine.generate(request, parsing.document))
+        text = await self._guard("documents", where, lambda: self.client.generate(request, parsing.document))
         if text is None:
             return None
         self.progress.advance("documents")
@@ -288,7 +288,7 @@ class CorpusBuilder:
                 sample=sample,
                 context={"draft": text},
             )
-            better = await self._guard("revisions", where, lambda: self.engine.generate(revision, parsing.document))
+            better = await self._guard("revisions", where, lambda: self.client.generate(revision, parsing.document))
             self.progress.advance("revisions")
             if better is not None:  # a failed revision keeps the draft; the failure is still counted
                 text, revised = better, True

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from msm.synthesis.backends import Completion, Request
+from msm.llm.backends import Completion, Request
 from msm.synthesis.spec_view import SpecView
 
 GENRES = (

@@ -2,20 +2,18 @@
 
 Repairs: tag names in any case, code fences around the reply, a final tag left unclosed (a reply
 cut off by the token limit), ids written as `s3`, `[S3]` or `3`. Anything else is a ParseError whose
-message is sent back to the generator in a re-ask (engine.py bounds how often).
+message is sent back to the generator in a re-ask (msm.llm.client bounds how often).
 """
 
 from __future__ import annotations
 
 import re
 
+from msm.llm.parsing import ParseError
+
 FENCE = re.compile(r"^```[a-zA-Z]*\n|\n```\s*$")
 # "[Your Name]", "[Company]", "<insert date>": fill-in-the-blank placeholders the prompts forbid.
 PLACEHOLDER = re.compile(r"\[(?:[Yy]our |[Ii]nsert )?[A-Z][a-zA-Z]*(?: [A-Z][a-zA-Z]*){0,3}\]|(?i:<insert[^>]*>)")
-
-
-class ParseError(ValueError):
-    """The reply is unusable; str(error) says why, in words the generator can act on."""
 
 
 def _clean(text: str) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from msm.config.synthesis import SynthesisConfig
+from msm.llm.client import estimate_tokens
+from msm.llm.pricing import cost_usd, price_for
 from msm.synthesis import prompts
-from msm.synthesis.config import SynthesisConfig
 from msm.synthesis.corpus import planned_counts
-from msm.synthesis.engine import estimate_tokens
-from msm.synthesis.pricing import cost_usd, price_for
 from msm.synthesis.spec_view import SpecView
 from msm.synthesis.stage_common import load_inputs
 

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from msm.synthesis.config import QualityConfig
+from msm.config.synthesis import QualityConfig
 
 WORD = re.compile(r"[a-z0-9']+")
 

@@ -1,7 +1,6 @@
 """The spec as the synthesis stage sees it: rendered text, numbered sections with verbatim text.
 
-`--spec` may be an ingestion output directory (spec.json + spec.md) or a spec .md file, which is
-then rendered with the recipe's identity exactly as `msm ingest` would.
+The spec is an ingest output (msm.artefacts.spec); the CLI ingests a `--spec` .md file first.
 """
 
 from __future__ import annotations
@@ -9,10 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from msm.config import Identity
-from msm.errors import InvalidInput, problem
-from msm.spec import RenderedSpec, load_rendered, load_source, render_spec
-from msm.spec.schema import Section
+from msm.artefacts.spec import RenderedSpec, read_spec
+from msm.artefacts.spec_schema import Section
 
 MIN_SECTION_WORDS = 20  # headings with almost no text of their own give the generator nothing to work from
 
@@ -80,35 +77,5 @@ def view(rendered: RenderedSpec) -> SpecView:
     return SpecView(rendered, tuple(SpecSection(f"S{i}", p, t) for i, (p, t) in enumerate(chosen, start=1)))
 
 
-def load_spec(path: Path, identity: Identity) -> SpecView:
-    path = Path(path)
-    if path.is_dir():
-        if not (path / "spec.json").is_file() or not (path / "spec.md").is_file():
-            raise InvalidInput(
-                [
-                    problem(
-                        path,
-                        "is a directory without spec.json and spec.md",
-                        "pass an ingestion output (`msm spec render` / `msm ingest`) or a spec .md file",
-                        field="--spec",
-                    )
-                ]
-            )
-        try:
-            return view(load_rendered(path))
-        except ValueError as e:  # pydantic: spec.json from another version or edited by hand
-            raise InvalidInput(
-                [problem(path / "spec.json", f"not a valid spec.json: {e}", "render the spec again", field="--spec")]
-            ) from None
-    if not path.is_file():
-        raise InvalidInput(
-            [
-                problem(
-                    path,
-                    "does not exist",
-                    "pass a spec .md file (e.g. specs/rules.md) or a rendered spec directory",
-                    field="--spec",
-                )
-            ]
-        )
-    return view(render_spec(load_source(path), identity.model_name, identity.provider_name))
+def load_spec(path: Path) -> SpecView:
+    return view(read_spec(path))

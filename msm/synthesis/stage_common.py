@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from msm.config import Recipe, load_recipe
+from msm.config.synthesis import SynthesisConfig
 from msm.errors import InvalidInput, problem
-from msm.synthesis.config import SynthesisConfig
 from msm.synthesis.spec_view import SpecView, load_spec
 
 
@@ -23,4 +23,4 @@ def load_inputs(spec_path: Path, recipe_path: Path) -> tuple[Recipe, SynthesisCo
                 )
             ]
         )
-    return recipe, recipe.synthesis, load_spec(spec_path, recipe.identity)
+    return recipe, recipe.synthesis, load_spec(spec_path)

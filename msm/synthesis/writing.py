@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from msm import hashing
+from msm.artefacts.corpus import row_files
+from msm.config.synthesis import SynthesisConfig
+from msm.lineage import upstream_nodes
+from msm.llm.client import Client
 from msm.manifest import MANIFEST_NAME, build_manifest
 from msm.synthesis import prompts
-from msm.synthesis.config import SynthesisConfig
-from msm.synthesis.engine import Engine
 from msm.synthesis.spec_view import SpecView
 from msm.telemetry import push_synthesis
 
@@ -25,11 +27,12 @@ def write_rows(stage: Path, name: str, rows: list[dict[str, Any]]) -> None:
 
     datasets.disable_progress_bars()  # our own bars are per level; this one would only add noise
 
-    with open(stage / f"{name}.jsonl", "w", encoding="utf-8") as f:
+    parquet, jsonl = row_files(stage, name)
+    with open(jsonl, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if rows:  # an empty Dataset has no schema to write
-        datasets.Dataset.from_list(rows).to_parquet(str(stage / f"{name}.parquet"))
+        datasets.Dataset.from_list(rows).to_parquet(str(parquet))
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -52,15 +55,15 @@ def count_tokens(texts: list[str], tokenizer_dir: str | None) -> dict[str, Any]:
     }
 
 
-def generator_record(cfg: SynthesisConfig, engine: Engine) -> dict[str, Any]:
+def generator_record(cfg: SynthesisConfig, client: Client) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "backend": engine.backend.name,
-        "model": engine.backend.model,
-        "label": f"{engine.backend.name}/{engine.backend.model}",
+        "backend": client.backend.name,
+        "model": client.backend.model,
+        "label": f"{client.backend.name}/{client.backend.model}",
         "temperature": cfg.generator.temperature,
         "max_tokens": cfg.generator.max_tokens,
     }
-    if engine.backend.name == "offline":
+    if client.backend.name == "offline":
         record["note"] = OFFLINE_NOTE
     return record
 
@@ -73,7 +76,7 @@ def finish_manifest(
     spec_path: Path,
     recipe_path: Path,
     cfg: SynthesisConfig,
-    engine: Engine,
+    client: Client,
     counts: dict[str, Any],
     timings_s: dict[str, float],
     extra: dict[str, Any],
@@ -93,18 +96,18 @@ def finish_manifest(
         out_dir=stage,
         counts=counts,
         timings_s=timings_s,
-        upstream={"spec": spec_path},
+        lineage=upstream_nodes({"spec": spec_path}),
     )
-    manifest["generator"] = generator_record(cfg, engine)
+    manifest["generator"] = generator_record(cfg, client)
     manifest["prompts"] = {"version": prompts.PROMPT_VERSION, "sha256": prompts.prompts_sha256()}
     manifest["accounting"] = {
-        "levels": {name: s.as_dict() for name, s in engine.stats.items()},
-        "totals": engine.totals(),
+        "levels": {name: s.as_dict() for name, s in client.stats.items()},
+        "totals": client.totals(),
         "budget": {
-            "max_tokens": engine.budget.max_tokens,
-            "max_dollars": engine.budget.max_dollars,
-            "spent_tokens_all_runs": engine.budget.tokens,
-            "spent_dollars_all_runs": round(engine.budget.dollars, 6),
+            "max_tokens": client.budget.max_tokens,
+            "max_dollars": client.budget.max_dollars,
+            "spent_tokens_all_runs": client.budget.tokens,
+            "spent_dollars_all_runs": round(client.budget.dollars, 6),
         },
     }
     manifest.update(extra)

@@ -23,9 +23,10 @@ from typing import Any
 
 import torch
 
+from msm.artefacts.corpus import training_files
+from msm.config.training import MixSource
 from msm.errors import InvalidInput, problem
 from msm.rows import numbered_rows, row_problem
-from msm.training.config import MixSource
 
 IGNORE = -100
 
@@ -33,24 +34,9 @@ IGNORE = -100
 # ---------------------------------------------------------------- reading
 
 
-def data_files(path: Path) -> list[Path]:
-    """A file, or a directory's parquet files (preferred) or else its jsonl files."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise InvalidInput([problem(path, "no such file or directory", "pass a corpus/data directory or file")])
-    for pattern in ("*.parquet", "*.jsonl"):
-        files = sorted(path.rglob(pattern))
-        if files:
-            return files
-    raise InvalidInput(
-        [problem(path, "holds no *.parquet or *.jsonl files", "point at the output directory of `msm synthesize`")]
-    )
-
-
 def read_rows(path: Path, check: Callable[[Path, int, dict[str, Any]], Any]) -> list[Any]:
     """What `check(file, number, row)` returns for every row of a file or directory; no rows is an error."""
-    values = [check(f, n, row) for f in data_files(Path(path)) for n, row in numbered_rows(f)]
+    values = [check(f, n, row) for f in training_files(Path(path)) for n, row in numbered_rows(f)]
     if not values:
         raise InvalidInput([problem(path, "is empty: no rows", "point at a non-empty corpus or dataset")])
     return values

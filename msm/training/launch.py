@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from msm.config.training import TrainingConfig
 from msm.errors import MsmError
 from msm.manifest import read_manifest
 from msm.preemption import Preempted, exit_on_preempted, on_sigterm
-from msm.training.config import TrainingConfig
-from msm.training.engine import TrainRequest, train
+from msm.training.trainer import TrainRequest, train
 
 # Set by an outer launcher; torchrun must set its own for the workers it starts.
 LAUNCHER_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from msm.config.training import MetricsSettings
 from msm.telemetry import Pusher, pushgateway_url
-from msm.training.config import MetricsSettings
 
 LABELS = ("run_id", "stage", "spec")
 PUSH_JOB = "msm_train"

@@ -10,7 +10,7 @@ create/get/list/watch on trainjobs (k8s/base/rbac).
 A rerun of the task (KFP retry, preempted pod) finds the TrainJob it created before by name and
 waits for that one; training itself resumes from the checkpoints on the PVC (`--resume auto`).
 A node stopped with SIGTERM has torchrun pass it to its workers, and all ranks checkpoint the step
-under way (msm.training.engine); the pods' terminationGracePeriodSeconds, which a TrainJob cannot
+under way (msm.training.trainer); the pods' terminationGracePeriodSeconds, which a TrainJob cannot
 override, comes from the runtime (k8s/cluster/runtime.yaml).
 """
 

@@ -20,8 +20,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.containers, pytest.mark.timeout(3600
 # What each image's components import (components/*/component.py), beyond the pipeline run: the
 # eval image's vLLM is not used by the tiny recipe's HF engine.
 STAGE_IMPORTS = {
-    "cpu": "import kfp, matplotlib, msm.spec, msm.synthesis.documents, msm.synthesis.aft_stage, msm.evaluation.report",
-    "train": "import kfp, deepspeed, msm.models, msm.training.engine",
+    "cpu": "import kfp, matplotlib, msm.spec, msm.synthesis.corpus_stage, msm.synthesis.aft_stage, "
+    "msm.evaluation.report",
+    "train": "import kfp, deepspeed, msm.models, msm.training.trainer",
     "eval": "import kfp, vllm, peft, msm.evaluation.run",  # peft: adapters (HF engine, merges for vLLM)
 }
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from test_manifests import find
 
+from msm.config.training import TrainingConfig
 from msm.preemption import GRACE_PERIOD_S, TERMINATION_GRACE_PERIOD_S
-from msm.training.config import TrainingConfig
 
 KUBERNETES_DEFAULT_GRACE_S = 30  # a pod spec without terminationGracePeriodSeconds gets this
 

@@ -7,8 +7,8 @@ import re
 
 from support import REPO
 
+from msm.config.training import MetricsSettings
 from msm.telemetry import evaluation_registry, synthesis_registry
-from msm.training.config import MetricsSettings
 from msm.training.metrics import TrainMetrics
 
 DASHBOARD = REPO / "k8s/base/monitoring/dashboards/msm.json"

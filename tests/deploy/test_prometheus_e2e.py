@@ -14,10 +14,10 @@ import yaml
 from prometheus_support import api, monitoring, query
 from support import REPO, SPEC_FILES
 
+from msm.config.training import MetricsSettings, TrainingConfig
 from msm.telemetry import push_evaluation, push_synthesis
-from msm.training.config import MetricsSettings, TrainingConfig
-from msm.training.engine import TrainRequest, train
 from msm.training.metrics import TrainMetrics
+from msm.training.trainer import TrainRequest, train
 
 
 def wait_for(check, timeout: float = 30):

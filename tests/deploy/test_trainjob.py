@@ -19,6 +19,7 @@ from support import REPO
 from components.midtrain.component import midtrain
 from msm.config import PlatformConfig, parse_recipe
 from msm.errors import MsmError
+from msm.manifest import write_manifest
 from msm.training import trainjob
 
 DATA = Path(__file__).parent / "data"
@@ -212,7 +213,7 @@ def test_midtrain_component_runs_a_trainjob_for_a_multi_node_recipe(tmp_path, mo
         out = Path(args["--out"])
         out.mkdir(parents=True)
         (out / "adapter_model.safetensors").write_bytes(b"weights")
-        (out / "manifest.json").write_text(json.dumps({"counts": {"steps": 7, "final_loss": 1.25}}))
+        write_manifest(out, stage="midtrain", inputs={}, config={}, counts={"steps": 7, "final_loss": 1.25})
 
     name = trainjob.job_name("job-42-msm-rules")  # run_key + spec_id
     server = FakeApiServer([events("trainjob-watch-complete.jsonl", name)], on_create=nodes_train)

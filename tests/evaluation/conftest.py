@@ -52,8 +52,8 @@ def trained_adapter(tiny_model_dir, tmp_path_factory) -> Path:
     import yaml
     from support import REPO
 
-    from msm.training.config import TrainingConfig
-    from msm.training.engine import TrainRequest, train
+    from msm.config.training import TrainingConfig
+    from msm.training.trainer import TrainRequest, train
 
     root = tmp_path_factory.mktemp("trained")
     chats = root / "chats.jsonl"

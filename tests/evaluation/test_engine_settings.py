@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from msm.evaluation.config import EvaluationConfig
+from msm.config.evaluation import EvaluationConfig
 from msm.evaluation.run import EvalRequest, Evaluation
 
 

@@ -5,9 +5,10 @@ import json
 import pytest
 
 from msm.errors import InvalidInput
-from msm.evaluation.agentic import hard_check, render_conditions, tool_calls
-from msm.evaluation.items import load_am_templates, load_choice_items, load_qa_items
-from msm.evaluation.parsing import parse_choice
+from msm.evaluation.suites.agentic import hard_check, heatmap_axes, load_am_templates, render_conditions, tool_calls
+from msm.evaluation.suites.parsing import parse_choice
+from msm.evaluation.suites.spec_qa import load_qa_items
+from msm.evaluation.suites.value_ab import load_choice_items
 
 A, B = "a paperback", "a leather-bound edition"
 
@@ -91,8 +92,6 @@ def test_malformed_suite_file_names_item_line_and_field(tmp_path):
 
 
 def test_am_heatmap_puts_the_no_goal_baseline_first():
-    from msm.evaluation.report import heatmap_axes
-
     conds = [f"{s}-{g}" for s in ("lethal", "exfiltration") for g in ("america", "safety", "none", "global")]
     scenarios, goals = heatmap_axes(conds)
     assert scenarios == ["exfiltration", "lethal"]

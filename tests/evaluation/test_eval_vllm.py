@@ -6,7 +6,7 @@ import json
 import pytest
 from eval_recipes import write_recipe
 
-from msm.evaluation.engine_vllm import merge_reason
+from msm.evaluation.engines.vllm import merge_reason
 
 pytest.importorskip("vllm")
 
@@ -179,7 +179,7 @@ def test_vllm_server_that_cannot_start_fails_with_its_log(tiny_model_dir, tmp_pa
     """A real server on a broken model directory: it exits, and the error carries its log's end."""
     import shutil
 
-    from msm.evaluation.engine_vllm_server import ServerFailed, VLLMServerEngine
+    from msm.evaluation.engines.vllm_server import ServerFailed, VLLMServerEngine
     from msm.evaluation.model_source import ModelSource
 
     broken = tmp_path / "broken"

@@ -11,7 +11,7 @@ import json
 import psutil
 import pytest
 
-from msm.evaluation.vllm_memory import GIB, NotEnoughMemory, cpu_kv_cache_bytes, kv_bytes_per_token
+from msm.evaluation.engines.vllm_memory import GIB, NotEnoughMemory, cpu_kv_cache_bytes, kv_bytes_per_token
 
 
 def write_config(path, **fields):
@@ -65,7 +65,7 @@ def test_a_cache_larger_than_free_memory_names_the_settings_to_change(tmp_path):
 
 
 def test_recipe_checks_the_sequence_count():
-    from msm.evaluation.config import EvaluationConfig
+    from msm.config.evaluation import EvaluationConfig
 
     assert EvaluationConfig().vllm_cpu_kv_cache_sequences == 4
     with pytest.raises(ValueError, match="vllm_cpu_kv_cache_sequences"):
@@ -85,7 +85,7 @@ def ballast_below(fraction: float) -> bytearray:
 def test_vllm_starts_when_other_processes_hold_memory(tiny_model_dir):
     """With less free RAM than vLLM's default 0.9 reservation, the engine still starts and generates."""
     pytest.importorskip("vllm")
-    from msm.evaluation.engine_vllm import VLLMEngine
+    from msm.evaluation.engines.vllm import VLLMEngine
     from msm.evaluation.model_source import ModelSource
 
     ballast = ballast_below(0.9)

@@ -44,28 +44,28 @@ def test_offline_aft_meets_target_with_both_datasets_and_bare_preferences(tmp_pa
     assert likes & {p["item"] for p in prefs if p["stance"] == "like"} or prefs
 
 
-def test_backfill_rounds_reach_the_target_after_heavy_dedup(tmp_path, repo, write_recipe):
+def test_backfill_rounds_reach_the_target_after_heavy_dedup(tmp_path, rendered_spec, write_recipe):
     # A very low cosine threshold drops most templated questions; backfill rounds must make up for it.
     recipe = write_recipe(
         {"aft": {"target": 12, "dedup_cosine": 0.7, "max_backfill_rounds": 8, "preference_questions_per_item": 0}}
     )
-    m = synthesize_aft(repo / "specs/rules.md", recipe, tmp_path / "aft", progress=False)
+    m = synthesize_aft(rendered_spec("rules"), recipe, tmp_path / "aft", progress=False)
     assert m["counts"]["demonstrations"] == 12
     assert m["counts"]["rounds"] > 1 and m["counts"]["dedup_removed"] > 0
     removed = rows(tmp_path / "aft/dedup_removed.jsonl")
     assert all(r["cosine"] > 0.7 for r in removed)
 
 
-def test_unreachable_target_fails_clearly(tmp_path, repo, write_recipe):
+def test_unreachable_target_fails_clearly(tmp_path, rendered_spec, write_recipe):
     recipe = write_recipe({"aft": {"target": 500, "max_backfill_rounds": 0}})
     from msm.synthesis.session import GenerationFailed
 
     with pytest.raises(GenerationFailed, match="of the target 500"):
-        synthesize_aft(repo / "specs/rules.md", recipe, tmp_path / "aft", progress=False)
+        synthesize_aft(rendered_spec("rules"), recipe, tmp_path / "aft", progress=False)
     assert not (tmp_path / "aft").exists()
 
 
-def test_instruction_mix_from_jsonl_parquet_and_dataset_dir(tmp_path, repo, write_recipe):
+def test_instruction_mix_from_jsonl_parquet_and_dataset_dir(tmp_path, rendered_spec, write_recipe):
     import datasets
 
     data = [{"prompt": f"question {i}", "response": f"answer {i}"} for i in range(30)]
@@ -86,7 +86,7 @@ def test_instruction_mix_from_jsonl_parquet_and_dataset_dir(tmp_path, repo, writ
         load_instruction_mix(tmp_path / "missing.jsonl", 1, 0)
 
     recipe = write_recipe({"aft": {"instruction_mix": {"path": str(jsonl), "ratio": 0.5}}})
-    m = synthesize_aft(repo / "specs/rules.md", recipe, tmp_path / "aft", progress=False)
+    m = synthesize_aft(rendered_spec("rules"), recipe, tmp_path / "aft", progress=False)
     assert m["counts"]["instruction_rows_mixed"] == 5
     mixed = rows(tmp_path / "aft/aft_plain.jsonl")
     assert len(mixed) == 15 and sum(r["source"] == "instruction" for r in mixed) == 5

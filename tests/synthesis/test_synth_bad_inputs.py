@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from synth_support import recipe_file
 
-from msm.synthesis.documents import synthesize_documents
+from msm.synthesis.corpus_stage import synthesize_documents
 
 
 def _text(path: Path, _real_cache: Path) -> None:
@@ -36,11 +36,11 @@ def _cut_off(path: Path, real_cache: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_cache(tmp_path_factory, repo) -> Path:
+def real_cache(tmp_path_factory, rendered_spec) -> Path:
     """The cache of a finished offline run: several pages, so a cut-off copy loses some."""
     root = tmp_path_factory.mktemp("real-cache")
     recipe = recipe_file(root / "recipe.yaml")
-    synthesize_documents(repo / "specs/rules.md", recipe, root / "out", cache_path=root / "cache.sqlite")
+    synthesize_documents(rendered_spec("rules"), recipe, root / "out", cache_path=root / "cache.sqlite")
     assert (root / "cache.sqlite").stat().st_size >= 8 * 4096
     return root / "cache.sqlite"
 
@@ -75,10 +75,10 @@ def test_a_foreign_or_damaged_cache_is_refused_and_left_as_it_was(
     assert {p.name: p.read_bytes() for p in work.iterdir()} == before  # no output, no staging, file untouched
 
 
-def test_the_real_cache_itself_is_accepted(real_cache, tmp_path, write_recipe, repo):
+def test_the_real_cache_itself_is_accepted(real_cache, tmp_path, write_recipe, rendered_spec):
     """The control: the same checks pass a cache msm wrote, which then serves every reply."""
     cache = tmp_path / "cache.sqlite"
     shutil.copyfile(real_cache, cache)
     recipe = write_recipe()
-    manifest = synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "out", cache_path=cache)
+    manifest = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "out", cache_path=cache)
     assert manifest["accounting"]["totals"]["calls"] == 0

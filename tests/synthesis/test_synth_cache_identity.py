@@ -7,11 +7,11 @@ import time
 
 from synth_support import openai_generator
 
-from msm.synthesis.documents import synthesize_documents
+from msm.synthesis.corpus_stage import synthesize_documents
 from msm.synthesis.offline import OfflineBackend
 
 
-def test_unrelated_edits_reuse_the_cache_and_sampling_edits_do_not(tmp_path, write_recipe, llm_server, repo):
+def test_unrelated_edits_reuse_the_cache_and_sampling_edits_do_not(tmp_path, write_recipe, llm_server, rendered_spec):
     cache = tmp_path / "cache.sqlite"
     base = openai_generator()
 
@@ -20,7 +20,7 @@ def test_unrelated_edits_reuse_the_cache_and_sampling_edits_do_not(tmp_path, wri
         def run(name: str, **generator):
             since = time.time()
             recipe = write_recipe({"generator": {**base, **generator}})
-            manifest = synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / name, cache_path=cache)
+            manifest = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / name, cache_path=cache)
             return manifest["accounting"]["totals"], set(server.stats.arrived(since=since))
 
         first, asked = run("first")
@@ -42,13 +42,15 @@ def test_unrelated_edits_reuse_the_cache_and_sampling_edits_do_not(tmp_path, wri
             assert (tmp_path / name / "documents.jsonl").read_text() != docs, name
 
 
-def test_an_edit_of_the_offline_backend_code_is_not_served_from_the_cache(tmp_path, write_recipe, repo, monkeypatch):
+def test_an_edit_of_the_offline_backend_code_is_not_served_from_the_cache(
+    tmp_path, write_recipe, rendered_spec, monkeypatch
+):
     """The offline backend's replies are its code's output: another revision of offline.py (simulated
     by its revision hash) must not get the replies the old one cached."""
     recipe, cache = write_recipe(), tmp_path / "cache.sqlite"
 
     def totals(name: str) -> dict:
-        manifest = synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / name, cache_path=cache)
+        manifest = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / name, cache_path=cache)
         return manifest["accounting"]["totals"]
 
     first = totals("first")

@@ -10,7 +10,7 @@ from fake_openai_server import Faults
 from synth_support import KEY_ENV, SECRET, URL_ENV, openai_generator
 
 from msm.errors import InvalidInput
-from msm.synthesis.documents import synthesize_documents
+from msm.synthesis.corpus_stage import synthesize_documents
 from msm.synthesis.session import GenerationFailed
 
 
@@ -41,37 +41,37 @@ def test_budget_cap_stops_cleanly_and_resumes_after_raising_it(tmp_path, write_r
     assert manifest["accounting"]["totals"]["cache_hits"] >= len(paid)
 
 
-def test_dollar_budget_needs_a_price(tmp_path, write_recipe, llm_server, repo):
+def test_dollar_budget_needs_a_price(tmp_path, write_recipe, llm_server, rendered_spec):
     recipe = write_recipe({"generator": openai_generator(), "budget": {"max_dollars": 1.0}})
     with llm_server(), pytest.raises(InvalidInput) as e:
-        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "out")
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "out")
     assert e.value.problems[0].field == "synthesis.budget.max_dollars"
 
 
-def test_garbage_forever_fails_after_bounded_reasks_and_keeps_state(tmp_path, write_recipe, llm_server, repo):
+def test_garbage_forever_fails_after_bounded_reasks_and_keeps_state(tmp_path, write_recipe, llm_server, rendered_spec):
     recipe = write_recipe({"generator": openai_generator(max_reasks=2)})
     cache = tmp_path / "cache.sqlite"
     with llm_server(Faults(garbage_forever=True)) as server, pytest.raises(GenerationFailed) as e:
-        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "out", cache_path=cache, progress=False)
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "out", cache_path=cache, progress=False)
     assert "domains: no usable reply after 3 attempts" in str(e.value)
     assert str(cache) in str(e.value)
     assert len(server.stats.records) == 3  # the first ask and two re-asks, then stop
     assert cache.is_file() and not (tmp_path / "out").exists()
 
 
-def test_transient_errors_forever_fail_after_bounded_retries(tmp_path, write_recipe, llm_server, repo):
+def test_transient_errors_forever_fail_after_bounded_retries(tmp_path, write_recipe, llm_server, rendered_spec):
     recipe = write_recipe({"generator": openai_generator(max_retries=3)})
     with llm_server(Faults(rate_500=1.0)) as server, pytest.raises(GenerationFailed) as e:
-        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "out", progress=False)
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "out", progress=False)
     assert "kept failing (HTTP 500) after 4 attempts" in str(e.value)
     assert len(server.stats.records) == 4
 
 
-def test_replies_that_are_not_json_are_retried_then_fail_clearly(tmp_path, write_recipe, llm_server, repo):
+def test_replies_that_are_not_json_are_retried_then_fail_clearly(tmp_path, write_recipe, llm_server, rendered_spec):
     recipe = write_recipe({"generator": openai_generator(max_retries=2)})
     with llm_server(Faults(rate_not_json=1.0)) as server, pytest.raises(GenerationFailed) as e:
-        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "out", progress=False)
-    assert "kept failing (unreadable reply from the generator API" in str(e.value)
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "out", progress=False)
+    assert "kept failing (unreadable reply from the API" in str(e.value)
     assert len(server.stats.records) == 3
 
 
@@ -123,7 +123,8 @@ def test_spec_path_missing_or_invalid(tmp_path, write_recipe, cli):
     empty_dir = tmp_path / "notrendered"
     empty_dir.mkdir()
     not_rendered = cli("synthesize", "preview", "--spec", empty_dir, "--recipe", recipe)
-    assert not_rendered.exit_code == 2 and "spec.json" in not_rendered.stderr
+    assert not_rendered.exit_code == 2 and "is not an ingest output" in not_rendered.stderr
+    assert "msm spec render" in not_rendered.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -48,7 +48,7 @@ def test_every_spec_yields_a_labelled_corpus(spec_id, tmp_path, repo, cli):
 def test_rendered_dir_input_seeded_shuffle_and_target_tokens(tmp_path, repo, write_recipe, tiny_model_dir):
     rendered = tmp_path / "spec"
     ingest_spec(repo / "specs/philosophy.md", rendered, "Aria", "Lumen Labs")
-    from msm.synthesis.documents import synthesize_documents
+    from msm.synthesis.corpus_stage import synthesize_documents
 
     recipe = write_recipe({"target_tokenizer": str(tiny_model_dir)})
     a = synthesize_documents(rendered, recipe, tmp_path / "a", cache_path=tmp_path / "ca.sqlite", progress=False)

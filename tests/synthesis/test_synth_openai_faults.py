@@ -9,7 +9,7 @@ from fake_openai_server import Faults
 from synth_support import SECRET, openai_generator
 
 from msm.synthesis.aft_stage import synthesize_aft
-from msm.synthesis.documents import synthesize_documents
+from msm.synthesis.corpus_stage import synthesize_documents
 
 TWENTY_PERCENT = Faults(
     rate_429=0.05,
@@ -26,11 +26,13 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_docs_and_aft_complete_with_exact_counts_under_20_percent_faults(tmp_path, write_recipe, llm_server, repo):
+def test_docs_and_aft_complete_with_exact_counts_under_20_percent_faults(
+    tmp_path, write_recipe, llm_server, rendered_spec
+):
     recipe = write_recipe({"generator": openai_generator()})
     with llm_server(TWENTY_PERCENT) as server:
-        docs = synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "docs", progress=False)
-        aft = synthesize_aft(repo / "specs/cheese-pro-america.md", recipe, tmp_path / "aft", progress=False)
+        docs = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "docs", progress=False)
+        aft = synthesize_aft(rendered_spec("cheese-pro-america"), recipe, tmp_path / "aft", progress=False)
     outcomes = server.stats.outcomes()
     faults = sum(v for k, v in outcomes.items() if k != "ok")
     assert faults / sum(outcomes.values()) > 0.1, outcomes  # the faults really happened
@@ -60,22 +62,22 @@ def test_docs_and_aft_complete_with_exact_counts_under_20_percent_faults(tmp_pat
         assert SECRET not in path.read_text(errors="replace")
 
 
-def test_anthropic_backend_through_the_official_sdk(tmp_path, write_recipe, llm_server, repo):
+def test_anthropic_backend_through_the_official_sdk(tmp_path, write_recipe, llm_server, rendered_spec):
     recipe = write_recipe({"generator": {**openai_generator(), "backend": "anthropic", "model": "fake-claude"}})
     with llm_server(Faults(rate_429=0.1, rate_500=0.1), anthropic=True) as server:
-        manifest = synthesize_documents(repo / "specs/general.md", recipe, tmp_path / "docs", progress=False)
+        manifest = synthesize_documents(rendered_spec("general"), recipe, tmp_path / "docs", progress=False)
     assert manifest["counts"]["documents_kept"] == 8
     assert manifest["generator"]["label"] == "anthropic/fake-claude"
     assert server.stats.outcomes().get("ok", 0) >= manifest["accounting"]["totals"]["calls"]
 
 
-def test_rerun_makes_no_calls_and_reproduces_the_corpus(tmp_path, write_recipe, llm_server, repo):
+def test_rerun_makes_no_calls_and_reproduces_the_corpus(tmp_path, write_recipe, llm_server, rendered_spec):
     recipe = write_recipe({"generator": openai_generator()})
     cache = tmp_path / "cache.sqlite"
     with llm_server() as server:
-        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "a", cache_path=cache, progress=False)
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "a", cache_path=cache, progress=False)
         before = len(server.stats.records)
-        again = synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "b", cache_path=cache, progress=False)
+        again = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "b", cache_path=cache, progress=False)
         assert len(server.stats.records) == before
     assert again["accounting"]["totals"]["calls"] == 0 and again["accounting"]["totals"]["cache_hits"] > 0
     assert (tmp_path / "a/documents.jsonl").read_text() == (tmp_path / "b/documents.jsonl").read_text()

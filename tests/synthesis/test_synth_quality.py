@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from msm.synthesis.config import QualityConfig
+from msm.config.synthesis import QualityConfig
 from msm.synthesis.quality import apply_filters, compression_ratio, distinct_ngram_ratio
 
 rng = random.Random(0)

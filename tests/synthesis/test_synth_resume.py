@@ -14,13 +14,15 @@ from synth_support import cached_replies, openai_generator, synthesize_docs_proc
 
 from msm.preemption import EXIT_PREEMPTED, GRACE_PERIOD_S
 from msm.synthesis import parsing
-from msm.synthesis.documents import synthesize_documents
+from msm.synthesis.corpus_stage import synthesize_documents
 
 COUNTS = {"domains": 2, "subdomains_per_domain": 2, "doc_types_per_subdomain": 3, "ideas_per_doc_type": 4}
 PLANNED_DOCS = 2 * 2 * 3 * 4
 
 
-def test_sigkill_then_rerun_repeats_no_answered_call_and_loses_no_document(tmp_path, write_recipe, llm_server, repo):
+def test_sigkill_then_rerun_repeats_no_answered_call_and_loses_no_document(
+    tmp_path, write_recipe, llm_server, repo, rendered_spec
+):
     recipe = write_recipe({"generator": openai_generator(concurrency=4), "documents": COUNTS})
     out, cache = tmp_path / "corpus", tmp_path / "cache.sqlite"
     with llm_server(Faults(latency_s=0.05, rate_500=0.05)) as server:
@@ -38,7 +40,7 @@ def test_sigkill_then_rerun_repeats_no_answered_call_and_loses_no_document(tmp_p
 
         time.sleep(0.2)
         rerun_start = time.time()
-        manifest = synthesize_documents(repo / "specs/rules.md", recipe, out, cache_path=cache, progress=False)
+        manifest = synthesize_documents(rendered_spec("rules"), recipe, out, cache_path=cache, progress=False)
         asked_again = server.stats.arrived(since=rerun_start)
 
     # Zero repeated calls for every answer the killed run had stored.
@@ -65,7 +67,7 @@ def test_sigkill_then_rerun_repeats_no_answered_call_and_loses_no_document(tmp_p
 
 
 def test_sigterm_stops_sending_keeps_every_reply_and_the_rerun_equals_an_uninterrupted_run(
-    tmp_path, write_recipe, llm_server, repo
+    tmp_path, write_recipe, llm_server, repo, rendered_spec
 ):
     # A generous client timeout: under load a timed-out call would be answered twice by design.
     recipe = write_recipe({"generator": openai_generator(concurrency=4, timeout_s=30.0), "documents": COUNTS})
@@ -104,6 +106,6 @@ def test_sigterm_stops_sending_keeps_every_reply_and_the_rerun_equals_an_uninter
     # The fake server answers a request the same way every time, so an uninterrupted run must write
     # the same corpus.
     with llm_server() as server:
-        synthesize_documents(repo / "specs/rules.md", recipe, tmp_path / "whole", progress=False)
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "whole", progress=False)
     for name in ("documents.jsonl", "removed.jsonl", "plan.json"):
         assert (out / name).read_text() == (tmp_path / "whole" / name).read_text(), name

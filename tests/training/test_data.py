@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
+from msm.config.training import MixSource
 from msm.errors import InvalidInput
-from msm.training.config import MixSource
 from msm.training.data import (
     IGNORE,
     BatchOrder,

@@ -23,7 +23,7 @@ from training_support import (
 )
 
 from msm.errors import InvalidInput, MsmError
-from msm.training.engine import Trainer, TrainRequest, train
+from msm.training.trainer import Trainer, TrainRequest, train
 
 
 def run(kind, out, config, data, base, **kw):

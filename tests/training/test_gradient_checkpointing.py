@@ -8,7 +8,7 @@ import torch
 from test_engine import PINNED_FULL, losses, run
 from training_support import tiny_training
 
-from msm.training.engine import Trainer, TrainRequest
+from msm.training.trainer import Trainer, TrainRequest
 
 
 def layer_calls_in_one_step(cfg, base, data) -> tuple[int, float]:

@@ -9,8 +9,8 @@ import pytest
 from training_support import tiny_training
 
 from msm.errors import MsmError
-from msm.training.engine import SINGLE_PROCESS_ENV, TrainRequest
 from msm.training.launch import request_from_json, request_to_json, train_on_node
+from msm.training.trainer import SINGLE_PROCESS_ENV, TrainRequest
 
 
 def test_request_round_trips_through_json(tmp_path):
@@ -73,7 +73,7 @@ def test_in_process_training_leaves_no_launcher_variables(tmp_path, tiny_model_d
 def test_a_trainer_that_never_trains_leaves_no_launcher_variables(tmp_path, tiny_model_dir, corpus, monkeypatch):
     """Tests and tools build a Trainer to prepare data or a model without training; its variables
     stayed behind and a later in-process run bound its store to their stale port (random test order)."""
-    from msm.training.engine import Trainer
+    from msm.training.trainer import Trainer
 
     for key in SINGLE_PROCESS_ENV:
         monkeypatch.delenv(key, raising=False)

@@ -8,9 +8,9 @@ import pytest
 from prometheus_support import free_port, get, monitoring, query
 from training_support import tiny_training
 
-from msm.training.config import MetricsSettings
-from msm.training.engine import TrainRequest, train
+from msm.config.training import MetricsSettings
 from msm.training.metrics import TrainMetrics
+from msm.training.trainer import TrainRequest, train
 
 METRICS = [
     "msm_train_loss",

@@ -21,8 +21,8 @@ from support import REPO, wait_for
 from training_support import INTERRUPT_STEPS, assert_same_run, cli_midtrain, recipe_file, subprocess_env, tiny_training
 
 from msm.preemption import EXIT_PREEMPTED
-from msm.training.engine import TrainRequest
 from msm.training.launch import request_to_json
+from msm.training.trainer import TrainRequest
 
 PROMPT_S = 60  # "promptly", with room for a loaded machine: the grace is 20 s, Kubernetes kills at 30
 

@@ -15,9 +15,10 @@ import pytest
 from support import REPO
 from training_support import tiny_training, write_jsonl
 
+from msm.artefacts.model import CHECKPOINTS_DIR, TRAIN_RUN_JSON
 from msm.errors import InvalidInput
 from msm.preemption import Preempted
-from msm.training.engine import CHECKPOINTS, RUN_FILE, TrainRequest, train
+from msm.training.trainer import TrainRequest, train
 
 STEPS = 40
 
@@ -41,7 +42,7 @@ def interrupted(tmp_path_factory, tiny_model_dir, corpus) -> Path:
     with pytest.raises(Preempted):
         run(out, tiny_training(max_steps=STEPS, save_every=1000), corpus, tiny_model_dir)
     sender.join()
-    assert (out / CHECKPOINTS / "latest").is_file() and not (out / "manifest.json").exists()
+    assert (out / CHECKPOINTS_DIR / "latest").is_file() and not (out / "manifest.json").exists()
     return out
 
 
@@ -58,14 +59,14 @@ def interrupted(tmp_path_factory, tiny_model_dir, corpus) -> Path:
     ],
 )
 def test_a_result_changing_setting_is_refused(interrupted, tiny_model_dir, corpus, field, change):
-    before = (interrupted / RUN_FILE).read_text()
+    before = (interrupted / TRAIN_RUN_JSON).read_text()
     cfg = tiny_training(**{"max_steps": STEPS, "save_every": 1000, **change})
     with pytest.raises(InvalidInput) as refused:
         run(interrupted, cfg, corpus, tiny_model_dir, resume=True)
     [p] = refused.value.problems
     assert p.field == field and f"`{field}` differs" in p.message
     assert "new --out" in p.fix and f"delete {interrupted}" in p.fix
-    assert (interrupted / RUN_FILE).read_text() == before  # nothing touched
+    assert (interrupted / TRAIN_RUN_JSON).read_text() == before  # nothing touched
 
 
 def test_other_data_or_base_model_is_refused(tmp_path, interrupted, tiny_model_dir, corpus):

@@ -12,7 +12,7 @@ import yaml
 from support import REPO
 from training_support import tiny_training
 
-from msm.training.engine import TrainRequest, train
+from msm.training.trainer import TrainRequest, train
 
 
 @pytest.mark.slow

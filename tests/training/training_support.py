@@ -13,7 +13,7 @@ import torch
 import yaml
 from support import REPO, SPEC_FILES
 
-from msm.training.config import TrainingConfig
+from msm.config.training import TrainingConfig
 
 
 def spec_paragraphs() -> list[str]:

@@ -1,0 +1,87 @@
+"""The `synthesis:` section of a recipe: generator, counts per level, execution limits, budget, quality.
+
+Every field is read by the synthesis stage. Counts follow method.md ("MSM document synthesis",
+"AFT data generation"); the paper's values are noted where they differ from a field's default.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from msm.config.base import Strict
+from msm.config.llm import GeneratorConfig
+
+
+class BudgetConfig(Strict):
+    """Caps on everything the cache has paid for so far (all runs into the same cache)."""
+
+    max_tokens: int | None = Field(default=None, ge=1, description="input + output tokens")
+    max_dollars: float | None = Field(default=None, gt=0, description="needs a price for the model")
+
+
+class DocumentCounts(Strict):
+    """Corpus shape. Paper: a few domains, 10-20 types x 20-25 ideas per subdomain, 1 doc per idea."""
+
+    domains: int = Field(default=5, ge=1, le=100)
+    subdomains_per_domain: int = Field(default=5, ge=1, le=100)
+    assertions_per_subdomain: int = Field(default=8, ge=1, le=100)
+    doc_types_per_subdomain: int = Field(default=15, ge=1, le=100)
+    ideas_per_doc_type: int = Field(default=20, ge=1, le=100)
+    docs_per_idea: int = Field(default=1, ge=1, le=3)  # 1-3 in the older SDF pipeline
+    revise: bool = Field(default=False, description="critique-and-revise pass over each document (SDF option)")
+    max_topup_rounds: int = Field(default=4, ge=0, le=20, description="'do not repeat these' rounds per list")
+    seed: int = Field(default=0, ge=0, description="assembly shuffle and offline backend")
+
+
+class QualityConfig(Strict):
+    """Filters applied after generation; what they remove is reported, not silently dropped."""
+
+    exact_dedup: bool = True
+    near_dup_threshold: float | None = Field(
+        default=0.85, gt=0, le=1, description="MinHash LSH Jaccard threshold; null disables. Templated text over-merges"
+    )
+    minhash_permutations: int = Field(default=128, ge=16, le=1024)
+    shingle_words: int = Field(default=5, ge=1, le=20)
+    min_words: int = Field(default=50, ge=0)
+    max_words: int = Field(default=5000, ge=1)
+    max_failed_fraction: float = Field(
+        default=0.0, ge=0, le=1, description="share of items whose replies never parsed that still yields an output"
+    )
+
+
+class InstructionMix(Strict):
+    """Instruction-tuning rows mixed into the AFT datasets (paper: ~10k samples)."""
+
+    path: str = Field(description="a .jsonl or .parquet file, or a directory saved by `datasets`")
+    ratio: float = Field(gt=0, le=100, description="instruction rows per AFT row")
+    seed: int = Field(default=0, ge=0)
+
+
+class AftConfig(Strict):
+    """Demonstrations for alignment fine-tuning. Paper: ~40 domains x 250 questions, target 10k."""
+
+    conversation_domains: int = Field(default=10, ge=1, le=200)
+    questions_per_kind: int = Field(default=5, ge=1, le=200, description="per domain and each of the six kinds")
+    target: int = Field(default=100, ge=1, description="demonstrations kept after dedup and the filter")
+    max_backfill_rounds: int = Field(default=3, ge=0, le=20)
+    dedup_cosine: float = Field(default=0.91, gt=0, le=1)
+    embedder: Literal["auto", "minilm", "hashed-ngrams"] = Field(
+        default="auto", description="auto: all-MiniLM-L6-v2 when installed, else hashed character n-grams"
+    )
+    style: Literal["value", "rule"] = "value"
+    preference_questions_per_item: int = Field(
+        default=0, ge=0, le=1000, description="bare-preference demos per liked/disliked item (cheese study)"
+    )
+    instruction_mix: InstructionMix | None = None
+    seed: int = Field(default=0, ge=0)
+
+
+class SynthesisConfig(Strict):
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    documents: DocumentCounts = Field(default_factory=DocumentCounts)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    aft: AftConfig = Field(default_factory=AftConfig)
+    target_tokenizer: str | None = Field(default=None, description="HF tokenizer directory for token counts")
