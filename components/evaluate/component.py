@@ -31,7 +31,7 @@ def evaluate(
     """
     from pathlib import Path
 
-    from msm.artefacts.evaluation import read_eval_metrics
+    from msm.artefacts.evaluation import read_finished
     from msm.artefacts.model import is_adapter_dir
     from msm.config import parse_recipe
     from msm.config.evaluation import EvaluationConfig
@@ -66,7 +66,7 @@ def evaluate(
                 if key not in ("per_item", "per_prompt"):
                     yield from rates(value, [*path, key])
 
-    summary = read_eval_metrics(Path(results.path), fields=("suites",))
+    _manifest, summary = read_finished(Path(results.path), fields=("suites",))
     for name, value in rates(summary["suites"], []):
         metrics.log_metric(name, value)
     results.metadata.update({"label": label, "suite_version": suite_version})
