@@ -32,7 +32,7 @@ from msm.artefacts.evaluation import (
     RUN_JSON,
     samples_path,
 )
-from msm.artefacts.spec import read_spec
+from msm.artefacts.spec import RenderedSpec, read_spec
 from msm.config.evaluation import EvaluationConfig
 from msm.errors import InvalidInput, problem
 from msm.evaluation import judge as judge_module
@@ -158,11 +158,35 @@ def _seed(base: int, key: str) -> int:
     return base * 1_000_003 + zlib.crc32(key.encode()) % 1_000_003
 
 
+def _read_specs(req: EvalRequest) -> list[RenderedSpec]:
+    """The ingest outputs, each rendered for the names this evaluation's prompts use: a spec rendered
+    for another model would make the suites quote one name and the model hear another."""
+    wanted = {"model_name": req.model_name, "provider_name": req.provider_name}
+    specs, problems = [], []
+    for path in map(Path, req.specs):
+        spec = read_spec(path)
+        for name, value in wanted.items():
+            rendered = spec.document.placeholders.get(name, value)
+            if rendered is not None and rendered != value:
+                problems.append(
+                    problem(
+                        path,
+                        f"rendered with {name} {rendered!r}, but this evaluation's identity.{name} is {value!r}",
+                        "render the spec with the recipe's identity (`msm ingest --recipe ...`) or pass its .md file",
+                        field=f"placeholders.{name}",
+                    )
+                )
+        specs.append(spec)
+    if problems:
+        raise InvalidInput(problems)
+    return specs
+
+
 class Evaluation:
     def __init__(self, req: EvalRequest):
         self.req, self.cfg = req, req.config
         self.source = resolve_source(req.model, req.adapter)
-        self.specs = specs_by_family(read_spec(Path(p)) for p in req.specs)
+        self.specs = specs_by_family(_read_specs(req))
         self.out = Path(req.out)
         self._engine: Engine | None = None
         self._logs: dict[Path, SampleLog] = {}

@@ -134,3 +134,30 @@ def test_a_foreign_judge_cache_is_refused_before_any_sample_is_generated(cli, ti
         result.output
     )
     assert snapshot(out) == before and not (out / "samples").exists()
+
+
+def test_a_spec_rendered_for_another_model_is_refused(tiny_model_dir, tmp_path):
+    """The suites quote the evaluation's model name; a spec rendered for another one would not match it."""
+    from support import REPO
+
+    from msm.config import load_recipe
+    from msm.errors import InvalidInput
+    from msm.evaluation.run import EvalRequest
+    from msm.evaluation.run import evaluate as run
+    from msm.spec import ingest_spec
+
+    spec = tmp_path / "spec"
+    ingest_spec(REPO / "specs/cheese-pro-america.md", spec, "Other", "Lumen Labs")
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", suites=["cheese"], cheese={"max_items_per_family": 1}))
+    request = EvalRequest(
+        model=str(tiny_model_dir),
+        out=tmp_path / "run",
+        config=recipe.evaluation,
+        model_name="Aria",
+        provider_name="Lumen Labs",
+        specs=[spec],
+    )
+    with pytest.raises(InvalidInput) as e:
+        run(request)
+    assert "rendered with model_name 'Other', but this evaluation's identity.model_name is 'Aria'" in str(e.value)
+    assert not (tmp_path / "run").exists()
