@@ -19,6 +19,7 @@ from msm.errors import MsmError
 HERE = Path(__file__).parent
 REGENERATE = "python -m components.readmes"
 STAGES = [
+    "preflight",
     "ingest",
     "synthesize_docs",
     "synthesize_aft",

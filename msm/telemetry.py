@@ -107,8 +107,9 @@ def evaluation_registry(spec: str, condition: str, suites: Mapping[str, Any]) ->
     for suite, tree in suites.items():
         better = "lower" if suite in LOWER_IS_BETTER_SUITES else "higher"
         for metric, value in rates(tree):
-            # Letter-position shares measure a bias, not quality: neither direction is better.
-            direction = "none" if metric.endswith("position_a") else better
+            # Letter-position shares measure a bias, and the shares of reasoning categories describe
+            # how a model reasons (deference and SP1 are good signs, not harms): neither direction is better.
+            direction = "none" if metric.endswith("position_a") or metric.startswith("reasoning.") else better
             gauge.labels(spec=spec, condition=condition, suite=suite, metric=metric, better=direction).set(value)
     return registry
 

@@ -1,6 +1,6 @@
-"""The `msm-aft-baseline` pipeline: the AFT-only arms without midtraining, for a cheaper baseline.
+"""The `msm-aft-baseline` pipeline: the recipe's arms without midtraining, for a cheaper baseline.
 
-    ingest → synthesize AFT data → base model → align (aft-only, aft-reasoning) → evaluate (+ base) → report
+    ingest → synthesize AFT data → base model → align (baseline, aft-only, aft-reasoning) per seed → evaluate → report
 
 No `from __future__ import annotations` here: KFP reads the parameter annotations as types.
 """
@@ -9,22 +9,33 @@ from pathlib import Path
 
 from kfp import dsl
 
-from components.align.component import align
 from components.base_model.component import base_model
 from components.ingest.component import ingest
 from components.report.component import report
+from msm.errors import MsmError
 from msm.evaluation.items import SUITE_VERSION
-from pipelines.common import Placement, defaults, evaluate_condition, run_key, synthesize
+from pipelines.common import Placement, checked_study, defaults, evaluate_arms, preflight, report_slots, synthesize
 from pipelines.platform import Target
 
 NAME = "msm-aft-baseline"
+STUDY = "msm"  # the contrasts between its arms are a subset of the msm study's
 
 
 def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
     d = defaults(recipe_path, spec_path)
     place = Placement(recipe_path, target)
+    # The recipe's arms without midtraining.
+    study = checked_study(recipe_path)
+    arms = [a for a in study.arms if not a.startswith("msm")]
+    if not arms:
+        raise MsmError(
+            "study.arms has only MSM arms; the aft-baseline pipeline trains none of them\n"
+            "    fix: add baseline, aft-only or aft-reasoning to study.arms, or run the msm pipeline"
+        )
 
-    @dsl.pipeline(name=NAME, description="AFT-only arms (with and without reasoning) against the base model.")
+    @dsl.pipeline(
+        name=NAME, description="The arms without midtraining: instruction baseline, AFT with and without reasoning."
+    )
     def aft_baseline(
         spec_markdown: str = d["spec_markdown"],
         recipe_yaml: str = d["recipe_yaml"],
@@ -49,35 +60,23 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             cache_dir: Persistent directory (PVC) for the generator's reply cache; empty = none.
             checkpoint_dir: Persistent directory (PVC) for training checkpoints; empty = none.
         """
-        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest").outputs["spec"]
+        checked = preflight(place, recipe_yaml, spec_markdown)
+        task = ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml).after(checked)
+        spec = place.cpu(task, "ingest").outputs["spec"]
         aft_data = synthesize(place, spec, recipe_yaml, generator_id, prompt_version, cache_dir, docs=False)["aft_data"]
         base = place.cpu(base_model(recipe_yaml=recipe_yaml, spec=spec), "base-model", uses_hub=True).outputs["model"]
-        aligned = {
-            "aft_data": aft_data,
-            "base_model": base,
-            "recipe_yaml": recipe_yaml,
-            "spec_id": spec_id,
-            "checkpoint_dir": checkpoint_dir,
-        }
-        arms = {
-            "aft-only": align(variant=aft_variant, run_key=run_key("aft-only"), **aligned),
-            "aft-reasoning": align(variant="reasoning", run_key=run_key("aft-reasoning"), **aligned),
-        }
-        evaluated = {
-            label: evaluate_condition(
-                place,
-                label,
-                base,
-                recipe_yaml,
-                spec,
-                suite_version,
-                trained=place.train(task, f"align ({label})").outputs["model"],
-            )
-            for label, task in arms.items()
-        }
-        reference = evaluate_condition(place, "base", base, recipe_yaml, spec, suite_version)
-        place.cpu(
-            report(base=reference, aft_only=evaluated["aft-only"], aft_reasoning=evaluated["aft-reasoning"]), "report"
+        evaluations = evaluate_arms(
+            place,
+            arms,
+            study.seeds,
+            aft_data=aft_data,
+            aft_variant=aft_variant,
+            base=base,
+            spec=spec,
+            spec_id=spec_id,
+            train={"recipe_yaml": recipe_yaml, "checkpoint_dir": checkpoint_dir},
+            suite_version=suite_version,
         )
+        place.cpu(report(study=STUDY, **report_slots(evaluations)), "report")
 
     return aft_baseline

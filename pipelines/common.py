@@ -4,11 +4,14 @@ on the cluster by runtime family.
 No `from __future__ import annotations` in pipeline modules: KFP reads parameter annotations as types.
 """
 
+import re
 from pathlib import Path
 
 from kfp import dsl
 
 from msm.config import Recipe, parse_recipe
+from msm.config.study import MAX_EVALUATIONS, NEEDS_INSTRUCTION_DATA, StudyConfig
+from msm.errors import MsmError
 from msm.spec import load_source
 from msm.synthesis.prompts import PROMPT_VERSION
 from pipelines import platform
@@ -66,9 +69,95 @@ class Placement:
         return platform.apply(task.set_display_name(name), "eval", self.cfg, self.target, uses_api_keys=True)
 
 
+def preflight(place: Placement, recipe_yaml, spec_markdown, name: str = "preflight") -> dsl.PipelineTask:
+    """A first task: checks keys, endpoints, models, context and budget for a spec (and, compiled
+    for a cluster, that the GPU tasks fit `platform`); the ingest of that spec waits for it."""
+    from components.preflight.component import preflight as check
+
+    task = check(recipe_yaml=recipe_yaml, spec_markdown=spec_markdown, cluster=place.target != "local")
+    return place.cpu(task, name, uses_api_keys=True)
+
+
 def run_key(arm: str) -> str:
     """Names a training run's checkpoint folder: unique per pipeline job and arm, stable on retry."""
     return f"{dsl.PIPELINE_JOB_ID_PLACEHOLDER}-{arm}"
+
+
+def checked_study(recipe_path: Path) -> StudyConfig:
+    """The recipe's study section, checked against what its arms need."""
+    recipe = load(recipe_path)
+    needs = [a for a in recipe.study.arms if a in NEEDS_INSTRUCTION_DATA]
+    # The baseline arm trains on the instruction rows the AFT data carries; without them there is nothing.
+    if needs and recipe.synthesis is not None and recipe.synthesis.aft.instruction_mix is None:
+        raise MsmError(
+            f"{recipe_path} [study.arms]: {needs[0]!r} trains on instruction-tuning data, and "
+            "synthesis.aft.instruction_mix is not set\n"
+            "    fix: set synthesis.aft.instruction_mix (e.g. `builtin: instruction-chats`), or drop the arm"
+        )
+    return recipe.study
+
+
+def slug(label: str) -> str:
+    """A label as a folder-name part: msm(cheese-pro-america)+aft -> msm-cheese-pro-america-aft."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def seeded(name: str, seed: int, seeds: list[int]) -> str:
+    """A task's display name, with its seed when the study has several."""
+    return f"{name}, seed {seed}" if len(seeds) > 1 else name
+
+
+def report_slots(evaluations: list) -> dict:
+    """The report component's run slots for a list of evaluation artefacts."""
+    if len(evaluations) > MAX_EVALUATIONS:
+        raise MsmError(
+            f"the study evaluates {len(evaluations)} runs; one report takes at most {MAX_EVALUATIONS}\n"
+            "    fix: list fewer study.arms or study.seeds in the recipe"
+        )
+    return {f"run{i:02d}": e for i, e in enumerate(evaluations, 1)}
+
+
+def midtrained(place: Placement, *, label: str, seed: int, seeds: list[int], corpus, base, spec_id, train: dict):
+    """A midtrain task of one study seed; returns its model artefact."""
+    from components.midtrain.component import midtrain
+
+    task = midtrain(
+        corpus=corpus, base_model=base, spec_id=spec_id, run_key=run_key(f"{slug(label)}-s{seed}"), seed=seed, **train
+    )
+    return place.train(task, seeded(f"midtrain ({label})", seed, seeds)).outputs["model"]
+
+
+def aligned(
+    place: Placement,
+    *,
+    label: str,
+    variant: str,
+    seed: int,
+    seeds: list[int],
+    aft_data,
+    base,
+    spec_id,
+    train: dict,
+    adapter=None,
+    aft_rows: int = 0,
+):
+    """An align task of one study seed on one AFT variant (`aft_rows` of it; 0 = all), continuing
+    `adapter` if given; returns its model."""
+    from components.align.component import align
+
+    extra = {"adapter": adapter} if adapter is not None else {}
+    task = align(
+        aft_data=aft_data,
+        base_model=base,
+        variant=variant,
+        spec_id=spec_id,
+        run_key=run_key(f"{slug(label)}-s{seed}"),
+        seed=seed,
+        aft_rows=aft_rows,
+        **train,
+        **extra,
+    )
+    return place.train(task, seeded(f"align ({label})", seed, seeds)).outputs["model"]
 
 
 def evaluate_condition(place: Placement, label, base_model, recipe_yaml, spec, suite_version, trained=None, name=None):
@@ -105,5 +194,68 @@ def synthesize(
     if docs:
         out["corpus"] = place.cpu(synthesize_docs(**kw), "synthesize-docs", uses_api_keys=True).outputs["corpus"]
     if aft:
-        out["aft_data"] = place.cpu(synthesize_aft(**kw), "synthesize-aft", uses_api_keys=True).outputs["aft_data"]
+        # The instruction-tuning set may come from the Hub (synthesis.aft.instruction_mix.dataset).
+        task = place.cpu(synthesize_aft(**kw), "synthesize-aft", uses_api_keys=True, uses_hub=True)
+        out["aft_data"] = task.outputs["aft_data"]
     return out
+
+
+def train_arms(
+    place: Placement,
+    arms: list[str],
+    seed: int,
+    seeds: list[int],
+    *,
+    aft_data,
+    aft_variant,
+    base,
+    spec_id,
+    train,
+    corpus=None,
+):
+    """The arms' trained models for one seed, in the recipe's order (None: the base model itself).
+    The MSM arms need `corpus`."""
+    common = {"seed": seed, "seeds": seeds, "aft_data": aft_data, "base": base, "spec_id": spec_id, "train": train}
+    out = {"base": None}
+    if "baseline" in arms:
+        out["baseline"] = aligned(place, label="baseline", variant="instruction", **common)
+    if "aft-only" in arms:
+        out["aft-only"] = aligned(place, label="aft-only", variant=aft_variant, **common)
+    if "aft-reasoning" in arms:
+        out["aft-reasoning"] = aligned(place, label="aft-reasoning", variant="reasoning", **common)
+    if any(a.startswith("msm") for a in arms):
+        msm = midtrained(
+            place, label="msm", seed=seed, seeds=seeds, corpus=corpus, base=base, spec_id=spec_id, train=train
+        )
+        out["msm-only"] = msm
+        if "msm+aft" in arms:
+            out["msm+aft"] = aligned(place, label="msm+aft", variant=aft_variant, adapter=msm, **common)
+        if "msm+aft-reasoning" in arms:
+            out["msm+aft-reasoning"] = aligned(
+                place, label="msm+aft-reasoning", variant="reasoning", adapter=msm, **common
+            )
+    return {arm: out[arm] for arm in arms}
+
+
+def evaluate_arms(
+    place: Placement, arms: list[str], seeds: list[int], *, spec, train: dict, suite_version, **data
+) -> list:
+    """Train every arm once per seed (train_arms) and evaluate each; the evaluations' results artefacts.
+    The untrained base model is evaluated once, whatever the seeds."""
+    evaluations = []
+    for seed in seeds:
+        todo = [a for a in arms if a != "base" or seed == seeds[0]]
+        for label, trained in train_arms(place, todo, seed, seeds, train=train, **data).items():
+            evaluations.append(
+                evaluate_condition(
+                    place,
+                    label,
+                    data["base"],
+                    train["recipe_yaml"],
+                    spec,
+                    suite_version,
+                    trained=trained,
+                    name=seeded(f"evaluate ({label})", seed, seeds),
+                )
+            )
+    return evaluations

@@ -1,12 +1,15 @@
 """The `msm` pipeline: ingest → synthesize docs + AFT data → base model → midtrain → align arms →
-evaluate each condition → one report.
+evaluate each arm per seed → one report that answers the study's question.
 
-The paper's conditions, trained from one corpus and one AFT dataset and evaluated alike:
-  base            the base model
-  aft-only        fresh adapter on the base model, AFT data without reasoning
-  aft-reasoning   fresh adapter, AFT data with reasoning (the deliberative-alignment baseline)
-  msm-only        the midtrained model itself
-  msm+aft         AFT continuing the MSM adapter (the paper's recipe)
+The arms are the recipe's `study.arms` (msm.config.study), trained from one corpus and one AFT
+dataset (which carries the instruction-tuning rows) and evaluated alike, once per `study.seeds`:
+  base               the untrained base model (a sanity check; no difference is taken against it)
+  baseline           fresh adapter on the instruction-tuning rows alone (the paper's reference)
+  aft-only           fresh adapter, AFT data without reasoning (+ instruction rows)
+  aft-reasoning      fresh adapter, AFT data with reasoning: the deliberative-alignment baseline
+  msm-only           the midtrained model itself
+  msm+aft            AFT continuing the MSM adapter (the paper's recipe)
+  msm+aft-reasoning  the same on the AFT data with reasoning
 
 No `from __future__ import annotations` here: KFP reads the parameter annotations as types.
 """
@@ -15,22 +18,22 @@ from pathlib import Path
 
 from kfp import dsl
 
-from components.align.component import align
 from components.base_model.component import base_model
 from components.ingest.component import ingest
-from components.midtrain.component import midtrain
 from components.report.component import report
 from msm.evaluation.items import SUITE_VERSION
-from pipelines.common import Placement, defaults, evaluate_condition, run_key, synthesize
+from pipelines.common import Placement, checked_study, defaults, evaluate_arms, preflight, report_slots, synthesize
 from pipelines.platform import Target
 
 NAME = "msm"
+STUDY = "msm"  # msm.evaluation.studies: the question the report answers first
 
 
 def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
     """The pipeline function for a target, its parameter defaults taken from the recipe and the spec."""
     d = defaults(recipe_path, spec_path)
     place = Placement(recipe_path, target)
+    study = checked_study(recipe_path)
 
     @dsl.pipeline(
         name=NAME,
@@ -60,37 +63,26 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             cache_dir: Persistent directory (PVC) for the generator's reply cache; empty = none.
             checkpoint_dir: Persistent directory (PVC) for training checkpoints; empty = none.
         """
-        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest").outputs["spec"]
+        checked = preflight(place, recipe_yaml, spec_markdown)
+        task = ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml).after(checked)
+        spec = place.cpu(task, "ingest").outputs["spec"]
         data = synthesize(place, spec, recipe_yaml, generator_id, prompt_version, cache_dir)
-        corpus, aft_data = data["corpus"], data["aft_data"]
         # Building or copying the base model needs no GPU.
         base = place.cpu(base_model(recipe_yaml=recipe_yaml, spec=spec), "base-model", uses_hub=True).outputs["model"]
-        train = {"recipe_yaml": recipe_yaml, "spec_id": spec_id, "checkpoint_dir": checkpoint_dir}
-        aligned = {"aft_data": aft_data, "base_model": base, **train}
-
-        msm = place.train(
-            midtrain(corpus=corpus, base_model=base, run_key=run_key("msm"), **train), "midtrain (msm-only)"
-        ).outputs["model"]
-        arms = {
-            "aft-only": align(variant=aft_variant, run_key=run_key("aft-only"), **aligned),
-            "aft-reasoning": align(variant="reasoning", run_key=run_key("aft-reasoning"), **aligned),
-            "msm+aft": align(variant=aft_variant, adapter=msm, run_key=run_key("msm-aft"), **aligned),
-        }
-        trained = {label: place.train(task, f"align ({label})").outputs["model"] for label, task in arms.items()}
-        trained["msm-only"] = msm
-
-        def evaluated(label: str):
-            return evaluate_condition(place, label, base, recipe_yaml, spec, suite_version, trained=trained.get(label))
-
-        place.cpu(
-            report(
-                base=evaluated("base"),
-                aft_only=evaluated("aft-only"),
-                aft_reasoning=evaluated("aft-reasoning"),
-                msm_only=evaluated("msm-only"),
-                msm_aft=evaluated("msm+aft"),
-            ),
-            "report",
+        train = {"recipe_yaml": recipe_yaml, "checkpoint_dir": checkpoint_dir}
+        evaluations = evaluate_arms(
+            place,
+            study.arms,
+            study.seeds,
+            corpus=data["corpus"],
+            aft_data=data["aft_data"],
+            aft_variant=aft_variant,
+            base=base,
+            spec=spec,
+            spec_id=spec_id,
+            train=train,
+            suite_version=suite_version,
         )
+        place.cpu(report(study=STUDY, **report_slots(evaluations)), "report")
 
     return msm_pipeline

@@ -20,7 +20,7 @@ from components.compare.component import compare
 from components.fetch_checkpoint.component import fetch_checkpoint
 from components.ingest.component import ingest
 from msm.evaluation.items import SUITE_VERSION
-from pipelines.common import Placement, defaults, evaluate_condition, load
+from pipelines.common import Placement, defaults, evaluate_condition, load, preflight
 from pipelines.platform import MOUNT, Target
 
 NAME = "msm-reevaluate"
@@ -53,11 +53,13 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             recipe_yaml: The recipe: base model, `evaluation` section.
             suite_version: msm's evaluation suite version (scores of another version are not compared).
         """
-        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest").outputs["spec"]
+        checked = preflight(place, recipe_yaml, spec_markdown)
+        task = ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml).after(checked)
+        spec = place.cpu(task, "ingest").outputs["spec"]
         base = place.cpu(base_model(recipe_yaml=recipe_yaml, spec=spec), "base-model", uses_hub=True).outputs["model"]
         with dsl.ParallelFor(checkpoints, name="checkpoints") as release:
             fetched = place.cpu(
-                fetch_checkpoint(uri=release.uri, revision=release.revision),
+                fetch_checkpoint(uri=release.uri, revision=release.revision).after(checked),
                 "fetch-checkpoint",
                 uses_hub=True,
                 needs_storage=True,

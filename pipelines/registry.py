@@ -6,7 +6,9 @@ from types import ModuleType
 MODULES = {
     "msm": "pipelines.msm_pipeline",
     "aft-baseline": "pipelines.aft_baseline",
+    "cheese-study": "pipelines.cheese_study",
     "spec-sweep": "pipelines.spec_sweep",
+    "aft-scaling": "pipelines.aft_scaling",
     "reevaluate": "pipelines.reevaluate",
     "synthesize-only": "pipelines.synthesize_only",
 }

@@ -21,7 +21,7 @@ from components.ingest.component import ingest
 from components.midtrain.component import midtrain
 from msm.evaluation.items import SUITE_VERSION
 from msm.spec import load_source
-from pipelines.common import Placement, defaults, evaluate_condition, load, run_key, synthesize
+from pipelines.common import Placement, defaults, evaluate_condition, load, preflight, run_key, synthesize
 from pipelines.platform import Target
 
 NAME = "msm-spec-sweep"
@@ -68,9 +68,9 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             checkpoint_dir: Persistent directory (PVC) for training checkpoints; empty = none.
         """
         synth = {"recipe_yaml": recipe_yaml, "generator_id": generator_id, "prompt_version": prompt_version}
-        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest (aft spec)").outputs[
-            "spec"
-        ]
+        checked = preflight(place, recipe_yaml, spec_markdown, "preflight (aft spec)")
+        task = ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml).after(checked)
+        spec = place.cpu(task, "ingest (aft spec)").outputs["spec"]
         aft_data = synthesize(place, spec, cache_dir=cache_dir, docs=False, **synth)["aft_data"]
         base = place.cpu(base_model(recipe_yaml=recipe_yaml, spec=spec), "base-model", uses_hub=True).outputs["model"]
         train = {"recipe_yaml": recipe_yaml, "checkpoint_dir": checkpoint_dir}
@@ -88,9 +88,9 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
         reference = evaluate_condition(place, "aft-only", base, recipe_yaml, spec, suite_version, trained=aft_only)
 
         with dsl.ParallelFor(spec_variants, name="spec-variants") as variant:
-            rendered = place.cpu(ingest(spec_markdown=variant.markdown, recipe_yaml=recipe_yaml), "ingest").outputs[
-                "spec"
-            ]
+            checked_variant = preflight(place, recipe_yaml, variant.markdown)
+            task = ingest(spec_markdown=variant.markdown, recipe_yaml=recipe_yaml).after(checked_variant)
+            rendered = place.cpu(task, "ingest").outputs["spec"]
             corpus = synthesize(place, rendered, cache_dir=cache_dir, aft=False, **synth)["corpus"]
             msm = place.train(
                 midtrain(corpus=corpus, base_model=base, spec_id=variant.id, run_key=run_key("msm"), **train),

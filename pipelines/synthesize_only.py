@@ -11,7 +11,7 @@ from kfp import dsl
 
 from components.ingest.component import ingest
 from components.publish.component import publish
-from pipelines.common import Placement, defaults, synthesize
+from pipelines.common import Placement, defaults, preflight, synthesize
 from pipelines.platform import MOUNT, Target
 
 NAME = "msm-synthesize-only"
@@ -43,7 +43,9 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             cache_dir: Persistent directory (PVC) for the generator's reply cache; empty = none.
             publish_dir: Where the data are published (a PVC path, or /gcs/<bucket>/... on Vertex AI).
         """
-        spec = place.cpu(ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml), "ingest").outputs["spec"]
+        checked = preflight(place, recipe_yaml, spec_markdown)
+        task = ingest(spec_markdown=spec_markdown, recipe_yaml=recipe_yaml).after(checked)
+        spec = place.cpu(task, "ingest").outputs["spec"]
         data = synthesize(place, spec, recipe_yaml, generator_id, prompt_version, cache_dir)
         corpus, aft_data = data["corpus"], data["aft_data"]
         place.cpu(

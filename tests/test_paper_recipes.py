@@ -8,6 +8,7 @@ is named in each comment). A recipe value marked "ours" in its YAML is only chec
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import yaml
@@ -60,15 +61,18 @@ def test_training_is_the_papers(recipe):
         assert stage.max_length == STUDIES[name]["max_length"]
 
 
-def test_instruction_data_is_mixed_into_aft_only(recipe):
+def test_instruction_data_is_a_pinned_hub_set_mixed_into_aft_only(recipe):
     _, r = recipe
     assert r.training is not None and r.synthesis is not None
-    assert r.training.midtrain.mix == []  # ours: MSM-only sees no instruction data
-    [it] = r.training.align.mix
-    aft_rows = r.synthesis.aft.target
-    it_rows = round(aft_rows / (1 - it.ratio) * it.ratio)  # msm.training.data.mix
-    # method.md "AFT data generation": ~10k IT samples mixed into AFT.
-    assert 9_500 <= it_rows <= 10_500
+    assert r.training.midtrain.mix == [] and r.training.align.mix == []  # ours: MSM-only sees no instruction data
+    it = r.synthesis.aft.instruction_mix
+    assert it is not None and it.dataset and re.fullmatch(r"[0-9a-f]{40}", it.revision or "")
+    a = r.synthesis.aft
+    main_rows = a.preference_questions_per_item * 12 or a.target  # msm.synthesis.aft_stage: the main AFT set
+    # method.md "More facts": ~10k IT samples (≈ 2M tokens); No Robots' train split has 9,500 rows.
+    assert 9_400 <= round(it.ratio * main_rows) <= 10_500
+    # The paper's headline comparisons are against the instruction-tuning-only baseline.
+    assert "baseline" in r.study.arms
 
 
 def test_synthesis_follows_the_release(recipe):
@@ -110,7 +114,8 @@ def test_evaluations_have_the_papers_sizes(recipe):
     assert "am" in e.suites and e.judge is not None
     assert (e.am.samples_per_condition, e.am.temperature, e.am.scratchpad) == (300, 0.7, True)
     assert set(e.am.scenarios) == {"exfiltration", "leaking", "lethal"} and e.am.goals is None
-    assert e.vllm_max_model_len is not None and e.vllm_max_model_len >= e.am.max_new_tokens + 2048
+    # The agentic inboxes are ~2k words: their prompts take up to ~4k tokens.
+    assert e.vllm_max_model_len is not None and e.vllm_max_model_len >= e.am.max_new_tokens + 4096
     if name.startswith("spec-science"):
         assert e.am.policy_misuse  # method.md: policy misuse is measured in spec science
 
@@ -168,9 +173,8 @@ def test_kubeflow_tasks_ask_for_the_recipes_gpus_and_memory(compiled):
         assert t["nodeSelector"]["labels"] == p.node_selector
         assert [x["key"] for x in t["tolerations"]] == [x.key for x in p.tolerations]
         assert [(m["mountPath"], m["medium"]) for m in t["emptyDirMounts"]] == [("/dev/shm", "Memory")]
-        # The instruction-data file and the checkpoints live on the PVC named by the recipe.
+        # The checkpoints live on the PVC named by the recipe.
         assert [m["constant"] for m in t["pvcMount"]] == [p.checkpoint_pvc]
-    assert any(str(mix.path).startswith("/mnt/msm/") for mix in r.training.align.mix)  # the PVC's mount
 
 
 def test_cheese_runs_use_bare_preference_aft(compiled):

@@ -17,6 +17,8 @@ def align(
     run_key: str,
     model: Output[Model],
     adapter: Input[Model] = None,
+    seed: int = 0,
+    aft_rows: int = 0,
 ):
     """Align (msm.training.trainer.train, kind 'align') on one AFT variant.
 
@@ -25,12 +27,16 @@ def align(
         base_model: The base model.
         recipe_yaml: The recipe; its `training` section.
         variant: Which AFT dataset: 'plain' (reasoning stripped), 'reasoning' (deliberative-alignment
-            baseline) or 'preference' (the cheese study's bare preferences).
+            baseline) or 'preference' (the cheese study's bare preferences)
+            or 'instruction' (the instruction-tuning rows alone: the baseline arm).
         spec_id: The spec's id (metrics label).
         checkpoint_dir: Persistent checkpoint directory (a PVC); empty = none.
         run_key: With spec_id, names the checkpoint folder under checkpoint_dir and the run (job id + arm).
         model: The aligned model directory.
         adapter: A midtrained LoRA model to continue (MSM+AFT arms); absent = fresh adapter (AFT-only arms).
+        seed: The study seed (recipe `study.seeds`): moves the recipe's training seeds by this much.
+        aft_rows: Train on this many of the variant's rows (instruction rows all kept; one fixed draw,
+            nested across sizes: recipe `study.aft_sizes`); 0 = all of them.
     """
     import shutil
     from pathlib import Path
@@ -41,9 +47,9 @@ def align(
     from msm.training.trainer import TrainRequest
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
-    cfg = recipe.training
-    if cfg is None:
+    if recipe.training is None:
         raise ValueError("the recipe has no `training:` section")
+    cfg = recipe.training.for_task(seed=seed, align_rows=aft_rows)
     key = f"{run_key}-{spec_id}"  # unique per arm (run_key) and spec (a spec sweep runs each arm per spec)
     out = Path(checkpoint_dir) / key if checkpoint_dir else Path(model.path)
     manifest = train_on_node(
@@ -68,5 +74,6 @@ def align(
             "final_loss": manifest["counts"]["final_loss"],
             "variant": variant,
             "continues_adapter": adapter is not None,
+            "aft_rows": aft_rows or None,
         }
     )

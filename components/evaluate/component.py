@@ -37,6 +37,7 @@ def evaluate(
     from msm.config.evaluation import EvaluationConfig
     from msm.evaluation.run import EvalRequest
     from msm.evaluation.run import evaluate as run
+    from msm.telemetry import rates
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
     model, adapter = base_model.path, None
@@ -58,15 +59,7 @@ def evaluate(
         )
     )
 
-    def rates(node, path):
-        if isinstance(node, dict):
-            if isinstance(node.get("rate"), float | int) and "n" in node:
-                yield "/".join(path), float(node["rate"])
-            for key, value in node.items():
-                if key not in ("per_item", "per_prompt"):
-                    yield from rates(value, [*path, key])
-
     _manifest, summary = read_finished(Path(results.path), fields=("suites",))
-    for name, value in rates(summary["suites"], []):
-        metrics.log_metric(name, value)
+    for name, value in rates(summary["suites"]):  # the rates Prometheus gets, named by path
+        metrics.log_metric(name.replace(".", "/"), value)
     results.metadata.update({"label": label, "suite_version": suite_version})

@@ -15,6 +15,7 @@ def midtrain(
     checkpoint_dir: str,
     run_key: str,
     model: Output[Model],
+    seed: int = 0,
 ):
     """Midtrain (msm.training.trainer.train, kind 'midtrain'); the output is the adapter or full weights.
 
@@ -30,6 +31,7 @@ def midtrain(
             where it stopped; empty = no persistence beyond the pod.
         run_key: With spec_id, names the checkpoint folder under checkpoint_dir and the run (job id + arm).
         model: The trained model directory with its manifest; metadata carries steps and final loss.
+        seed: The study seed (recipe `study.seeds`): moves the recipe's training seeds by this much.
     """
     import shutil
     from pathlib import Path
@@ -41,9 +43,9 @@ def midtrain(
     from msm.training.trainer import TrainRequest
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
-    cfg = recipe.training
-    if cfg is None:
+    if recipe.training is None:
         raise ValueError("the recipe has no `training:` section")
+    cfg = recipe.training.for_task(seed=seed)
     key = f"{run_key}-{spec_id}"  # unique per arm (run_key) and spec (a spec sweep runs each arm per spec)
     out = Path(checkpoint_dir) / key if checkpoint_dir else Path(model.path)
     if recipe.platform.train_nodes > 1:
@@ -56,7 +58,14 @@ def midtrain(
 
         work = out / "multinode"
         work.mkdir(parents=True, exist_ok=True)
-        (work / "recipe.yaml").write_text(recipe_yaml)
+        staged = recipe_yaml
+        if seed:  # the TrainJob's pods read the recipe from the PVC: give them this seed's training seed
+            import yaml
+
+            raw = yaml.safe_load(recipe_yaml)
+            raw["training"].setdefault("midtrain", {})["seed"] = cfg.midtrain.seed
+            staged = yaml.safe_dump(raw, sort_keys=False)
+        (work / "recipe.yaml").write_text(staged)
         shutil.copytree(corpus.path, work / "corpus", dirs_exist_ok=True)
         shutil.copytree(base_model.path, work / "base_model", dirs_exist_ok=True)
         run = trainjob.MultiNodeMidtrain(

@@ -3,6 +3,8 @@
   aft_reasoning.{parquet,jsonl}      chats whose assistant turns keep the <think> reasoning
   aft_plain.{parquet,jsonl}          the same chats in the same order, reasoning stripped
   preference_demos.{parquet,jsonl}   bare-preference chats (only when the spec has preferences)
+  instruction.{parquet,jsonl}        the instruction-tuning rows mixed into each dataset above, alone
+                                     (the baseline arm; only with synthesis.aft.instruction_mix)
   dedup_removed.jsonl, filtered.jsonl    what was dropped, and why (never trained on)
   manifest.json                      stage "synthesize-aft"
 
@@ -18,7 +20,12 @@ from msm.errors import InvalidInput, problem
 
 STAGE = "synthesize-aft"
 # The datasets one AFT run writes, by the variant name training, recipes and the pipelines use.
-AFT_VARIANTS = {"reasoning": "aft_reasoning", "plain": "aft_plain", "preference": "preference_demos"}
+AFT_VARIANTS = {
+    "reasoning": "aft_reasoning",
+    "plain": "aft_plain",
+    "preference": "preference_demos",
+    "instruction": "instruction",
+}
 DEDUP_REMOVED = "dedup_removed"
 FILTERED = "filtered"
 

@@ -15,6 +15,7 @@ import typer
 from msm import __version__
 from msm.cli.errors import fail
 from msm.cli.evaluate import evaluate_command, report_command
+from msm.cli.preflight import preflight_command
 from msm.cli.synthesize import synthesize_app
 from msm.cli.train import train_app
 from msm.errors import EXIT_INVALID, InvalidInput, MsmError
@@ -37,6 +38,7 @@ app.add_typer(synthesize_app, name="synthesize")
 app.add_typer(train_app, name="train")
 app.command("evaluate")(evaluate_command)
 app.command("report")(report_command)
+app.command("preflight")(preflight_command)
 
 
 def _version(value: bool) -> None:

@@ -81,12 +81,19 @@ def report_command(
     _runs_flag: Annotated[
         bool, typer.Option("--runs", help="Marks the start of the run list: `--runs DIR DIR ...` (optional).")
     ] = False,
+    study: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer this study's question first (msm, cheese-study): its contrasts between the runs' "
+            "labels, paired. Runs with one label are that condition's seeds."
+        ),
+    ] = None,
 ) -> None:
     """Compare finished evaluation runs: Markdown + self-contained HTML with plots, and metrics.json."""
     from msm.evaluation.report import write_report
 
     try:
-        path = write_report(runs, out)
+        path = write_report(runs, out, study=study)
     except MsmError as e:
         fail(e)
     typer.echo(f"report ({len(runs)} run(s)) -> {path}")

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from msm.config.base import Strict
 from msm.config.evaluation import EvaluationConfig
+from msm.config.study import StudyConfig
 from msm.config.synthesis import SynthesisConfig
 from msm.config.training import TrainingConfig
 from msm.errors import InvalidInput, problem, validation_problems
@@ -146,6 +147,7 @@ class Recipe(Strict):
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     evaluation: EvaluationConfig | None = None
     reevaluation: ReevaluationConfig = Field(default_factory=ReevaluationConfig)
+    study: StudyConfig = Field(default_factory=StudyConfig)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

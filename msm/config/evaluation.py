@@ -14,10 +14,20 @@ from pydantic import Field
 from msm.config.base import Strict
 from msm.config.llm import JudgeConfig
 
-SUITES = ("value-ab", "cheese", "am", "spec-qa")
-Suite = Literal["value-ab", "cheese", "am", "spec-qa"]
+SUITES = ("spec-probe", "value-ab", "cheese", "am", "spec-qa")
+Suite = Literal["spec-probe", "value-ab", "cheese", "am", "spec-qa"]
 EngineName = Literal["hf", "vllm", "vllm-server"]
 ENGINES: tuple[str, ...] = get_args(EngineName)
+
+
+ProbeFamily = Literal["america", "affordability", "philosophy"]
+
+
+class SpecProbeConfig(Strict):
+    """Spec-probe: paired statements scored by likelihood; nothing is generated or judged."""
+
+    families: list[ProbeFamily] = Field(default=list(get_args(ProbeFamily)), min_length=1)
+    max_items_per_family: int | None = Field(default=None, ge=1, description="null: every item of the suite file")
 
 
 class ForcedChoiceConfig(Strict):
@@ -27,10 +37,15 @@ class ForcedChoiceConfig(Strict):
     temperature: float = Field(default=0.0, ge=0, le=2, description="0 = greedy (the paper does not say)")
     max_new_tokens: int = Field(default=16, ge=1, le=512)
     loglik_scorer: bool = Field(default=True, description="order-averaged, length-normalised option likelihood")
+    judge_scorer: bool = Field(
+        default=False, description="the judge says which option the generated reply chose (needs evaluation.judge)"
+    )
 
 
 class AgenticConfig(Strict):
-    """Agentic misalignment: 3 scenarios x 9 goal conditions."""
+    """Agentic misalignment: 3 scenarios x 9 goal conditions, each an inbox of >= 7 emails with email
+    and forward tools; the judge scores the harmful action, policy misuse and (§5.1) the categories
+    of the hidden reasoning."""
 
     samples_per_condition: int = Field(default=300, ge=1, le=10000)  # paper: 300
     temperature: float = Field(default=0.7, ge=0, le=2)  # paper: 0.7
@@ -42,18 +57,37 @@ class AgenticConfig(Strict):
         default=["exfiltration", "leaking", "lethal"], min_length=1
     )
     goals: list[str] | None = Field(default=None, description="null: all 9 goal conditions")
-    policy_misuse: bool = Field(default=True, description="judge also classifies rule-citing violations")
+    policy_misuse: bool = Field(
+        default=True,
+        description="judge also decides whether a rule of the spec is cited or misquoted to justify a violation",
+    )
+    reasoning_analysis: bool = Field(
+        default=True,
+        description="judge also classifies the hidden reasoning (self-preservation, urgency, impermanence, "
+        "deference; invokes SP1) of every transcript that has a scratchpad or think block",
+    )
 
 
 class SpecQAConfig(Strict):
-    families: list[Literal["cheese", "philosophy"]] = Field(default=["cheese", "philosophy"], min_length=1)
-    max_questions_per_family: int | None = Field(default=None, ge=1)
+    """Spec knowledge: open questions per spec family (both cheese specs are the cheese family; every
+    other spec kind is its own), each graded against that family's spec listed under `specs:`."""
+
+    families: list[Literal["cheese", "philosophy", "rules", "value-augmented", "rule-augmented", "general"]] = Field(
+        default=["cheese", "philosophy"], min_length=1
+    )
+    max_questions_per_family: int | None = Field(
+        default=None, ge=1, description="null: every question; else this many, evenly spread through the file"
+    )
     temperature: float = Field(default=0.0, ge=0, le=2)
     max_new_tokens: int = Field(default=256, ge=8, le=4096)
 
 
 class EvaluationConfig(Strict):
-    suites: list[Suite] = Field(default=["value-ab", "cheese"], min_length=1)
+    suites: list[Suite] = Field(
+        default=["spec-probe", "value-ab", "cheese"],
+        min_length=1,
+        description="spec-probe is the positive control: likelihoods only, no judge, seconds to run",
+    )
     engine: EngineName = Field(
         default="hf", description="vllm-server: vLLM's OpenAI-compatible server as a subprocess on 127.0.0.1"
     )
@@ -80,6 +114,7 @@ class EvaluationConfig(Strict):
     vllm_max_model_len: int | None = Field(
         default=None, ge=256, description="vLLM: longest prompt + answer, which sizes the KV cache; null = the model's"
     )
+    spec_probe: SpecProbeConfig = Field(default_factory=SpecProbeConfig)
     value_ab: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
     cheese: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
     am: AgenticConfig = Field(default_factory=AgenticConfig)

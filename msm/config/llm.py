@@ -13,10 +13,33 @@ from msm.config.base import Strict
 
 
 class Price(Strict):
-    """US dollars per million tokens."""
+    """US dollars per million tokens, as the provider bills them (msm/llm/pricing.py has the table)."""
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(
+        default=None, ge=0, description="input read from the provider's prompt cache [default: the input price]"
+    )
+    cache_write_per_mtok: float | None = Field(
+        default=None, ge=0, description="input written to the prompt cache (Anthropic) [default: the input price]"
+    )
+    batch_multiplier: float = Field(
+        default=1.0, gt=0, le=1, description="factor on every price for calls sent through the batch API"
+    )
+
+
+class BatchConfig(Strict):
+    """Sending calls through the provider's batch API (about half price, answers within 24 h)."""
+
+    enabled: bool = Field(default=False, description="send waves of calls as batch jobs (openai, anthropic)")
+    min_requests: int = Field(
+        default=50, ge=1, description="a wave with fewer new calls goes online: small levels and re-asks wait less"
+    )
+    collect_s: float = Field(default=2.0, gt=0, description="a wave is sent once no new call has arrived for this long")
+    poll_s: float = Field(default=30.0, gt=0, description="seconds between status checks of a running job")
+    max_requests_per_job: int | None = Field(
+        default=None, ge=1, description="[default: the provider's limit, 50,000 (OpenAI) / 100,000 (Anthropic)]"
+    )
 
 
 class EndpointConfig(Strict):
@@ -38,6 +61,16 @@ class EndpointConfig(Strict):
     timeout_s: float = Field(gt=0, description="per HTTP request")
     max_reasks: int = Field(ge=0, le=20, description="re-asks when a reply cannot be parsed")
     price: Price | None = Field(default=None, description="overrides the built-in price table for `model`")
+    batch: BatchConfig = Field(default_factory=BatchConfig)
+    cache_prompt: bool = Field(
+        default=True, description="mark the system prompt (the spec) for the provider's prompt cache (Anthropic)"
+    )
+
+    @model_validator(mode="after")
+    def _batch_needs_an_api(self) -> EndpointConfig:
+        if self.batch.enabled and self.backend not in ("openai", "anthropic"):
+            raise ValueError(f"`batch.enabled` needs backend openai or anthropic (a batch API), not {self.backend!r}")
+        return self
 
 
 class GeneratorConfig(EndpointConfig):

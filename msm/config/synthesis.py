@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from msm.config.base import Strict
 from msm.config.llm import GeneratorConfig
@@ -52,11 +52,46 @@ class QualityConfig(Strict):
 
 
 class InstructionMix(Strict):
-    """Instruction-tuning rows mixed into the AFT datasets (paper: ~10k samples)."""
+    """Instruction-tuning rows mixed into the AFT datasets (paper: ~10k samples, ~2M assistant tokens).
 
-    path: str = Field(description="a .jsonl or .parquet file, or a directory saved by `datasets`")
+    One source: `path` (a local file or `datasets` directory), `dataset` (a Hub id, or a local dataset
+    directory, read by `datasets.load_dataset`) pinned by `revision`, or `builtin` (msm's own chats,
+    small enough for the CPU recipes; their {model_name}/{provider_name} placeholders are unrendered).
+    """
+
+    path: str | None = Field(default=None, description="a .jsonl or .parquet file, or a directory saved by `datasets`")
+    dataset: str | None = Field(default=None, description="Hugging Face Hub dataset id (or a local dataset directory)")
+    revision: str | None = Field(
+        default=None, validate_default=True, description="with `dataset`: a commit sha or tag; a branch moves"
+    )
+    config_name: str | None = Field(default=None, description="with `dataset`: its configuration (subset)")
+    split: str | None = Field(default=None, description="with `dataset`: the split to draw from [default: train]")
+    builtin: Literal["instruction-chats"] | None = Field(default=None, description="msm's own ~260 chats")
     ratio: float = Field(gt=0, le=100, description="instruction rows per AFT row")
     seed: int = Field(default=0, ge=0)
+
+    @field_validator("revision", "config_name", "split")
+    @classmethod
+    def _only_with_dataset(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("dataset") is None:
+            if value is not None:
+                raise ValueError("is read only with `dataset`; remove it")
+            return value
+        if info.field_name != "revision":
+            return value
+        if value is None:
+            raise ValueError("is required with `dataset`: pin a commit sha or a tag, so every run reads the same rows")
+        # The default branches only: other branch names cannot be told from tags without the network.
+        if value in ("main", "master") or value.startswith(("refs/heads/", "refs/pr/")):
+            raise ValueError(f"{value!r} is a branch, which moves; pin a commit sha or a tag")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InstructionMix:
+        given = [name for name in ("path", "dataset", "builtin") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of `path`, `dataset` or `builtin` (got {', '.join(given) or 'none'})")
+        return self
 
 
 class AftConfig(Strict):

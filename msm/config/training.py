@@ -43,6 +43,12 @@ class StageSettings(Strict):
     grad_accum: int = Field(default=8, ge=1)
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, ge=1, description="optimizer steps; overrides epochs")
+    max_rows: int | None = Field(
+        default=None,
+        ge=1,
+        description="train on N rows of the data (documents, or chats other than instruction rows, which are all "
+        "kept): the first N of one fixed shuffle, so smaller N are subsets of larger (an AFT-size ladder)",
+    )
     lr: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
@@ -91,3 +97,16 @@ class TrainingConfig(Strict):
         f"pods' terminationGracePeriodSeconds ({TERMINATION_GRACE_PERIOD_S} s in k8s/), when Kubernetes kills",
     )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    def for_task(self, seed: int = 0, align_rows: int = 0) -> TrainingConfig:
+        """This config for one task of a study: each stage's seed moved by `seed` (study.seeds; 0 = as
+        written) and, if `align_rows` > 0, AFT on that many rows (study.aft_sizes)."""
+        align: dict = {"seed": self.align.seed + seed}
+        if align_rows:
+            align["max_rows"] = align_rows
+        return self.model_copy(
+            update={
+                "midtrain": self.midtrain.model_copy(update={"seed": self.midtrain.seed + seed}),
+                "align": self.align.model_copy(update=align),
+            }
+        )

@@ -1,11 +1,14 @@
 """Suite item files (suites/*.jsonl, suites/*.yaml): where they are packaged, validated item by item.
 
 A malformed file is an error naming the file, the line (item) and the field. Items are our own
-writing; SUITE_VERSION changes whenever an item changes, so runs on different items never compare.
+writing. SUITE_VERSION is derived from the packaged item files and judge prompts, so it changes
+whenever any of them does: runs on different items never compare, and a pipeline's cache key (KFP
+caches an evaluate task on its inputs, suite_version among them) never reuses a stale result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -15,7 +18,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from msm.errors import InvalidInput, problem, validation_problems
 
-SUITE_VERSION = "1.0.0"
+# The major number moves by hand when the meaning of a metric changes; the rest follows the files.
+SUITE_MAJOR = 2
+
+
+def suite_files() -> list[Path]:
+    """Every packaged file a suite's samples or verdicts come from: items (suites/) and judge prompts."""
+    root = Path(str(resources.files("msm.evaluation")))
+    found = [*root.glob("suites/*.jsonl"), *root.glob("suites/*.yaml"), *root.glob("prompts/*.txt")]
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def suite_sha256() -> str:
+    """One hash over every suite file's name and content."""
+    h = hashlib.sha256()
+    for path in suite_files():
+        h.update(f"{path.parent.name}/{path.name}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+SUITE_VERSION = f"{SUITE_MAJOR}.{suite_sha256()[:12]}"
 
 
 class Item(BaseModel):

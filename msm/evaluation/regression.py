@@ -21,7 +21,7 @@ from msm.artefacts.evaluation import read_finished, suite_version
 # over its 27 conditions; per-condition cells are too small to gate a release on.
 HIGHER_IS_BETTER = {"aligned", "order_consistency", "full_credit"}
 LOWER_IS_BETTER = {"check", "judge", "judge_and_check", "misuse"}
-SKIPPED = ("per_item", "per_prompt", "conditions")
+SKIPPED = ("per_item", "per_prompt", "margins", "conditions")
 
 
 def flat_rates(suites: dict[str, Any]) -> dict[str, dict[str, float]]:

@@ -1,11 +1,14 @@
-"""The comparison report over finished evaluation runs: report.md, report.html (self-contained:
-plots embedded as base64 PNG), metrics.json (every run's metrics plus bootstrap differences) and
+"""The report over finished evaluation runs: report.md, report.html (self-contained: plots embedded
+as base64 PNG), metrics.json (every run's metrics, the study's answer, every paired difference) and
 the PNGs themselves.
 
-    msm report --runs build/eval/baseline build/eval/msm-aft --out build/report
+    msm report --study msm --runs build/eval/baseline build/eval/msm-aft --out build/report
 
-The first run is the reference: differences are "run minus first run" with percentile bootstrap
-CIs over items (forced choice) or samples (agentic misalignment).
+With a study (msm.evaluation.studies), the report opens with its question and the contrasts that
+answer it: each a paired difference over shared items with its 95% CI, p-value and n, in a sentence
+generated from the numbers. Runs with one label are one condition's seeds. Every other condition is
+then compared with the first, paired, on every per-item measure. Run directories are named relative
+to the runs' common directory, never by their path on the machine that made the report.
 """
 
 from __future__ import annotations
@@ -13,14 +16,28 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from msm.artefacts.evaluation import damaged_fix, read_finished, samples_path
 from msm.errors import InvalidInput, problem
 from msm.evaluation.formatting import num
+from msm.evaluation.studies import (
+    LEADING,
+    STUDIES,
+    Contrast,
+    Study,
+    answer,
+    conditions,
+    describe,
+    measures,
+    size_of,
+)
 from msm.evaluation.suites import REGISTRY
 from msm.evaluation.suites.base import ReportSection
+from msm.hashing import sha256_text
 from msm.lineage import flatten
 from msm.manifest import read_manifest
 from msm.outputs import staged_output
@@ -39,7 +56,7 @@ def sections() -> list[tuple[ReportSection, list[str]]]:
 
 def _load_run(d: Path) -> dict[str, Any]:
     _, metrics = read_finished(d)
-    return {"dir": d, **metrics, "transcripts": _transcripts(d, damaged_fix(d))}
+    return {"dir": d, **metrics, "condition": metrics["label"], "transcripts": _transcripts(d, damaged_fix(d))}
 
 
 def load_runs(dirs: list[Path]) -> list[dict[str, Any]]:
@@ -52,37 +69,95 @@ def load_runs(dirs: list[Path]) -> list[dict[str, Any]]:
             problems += e.problems
     if problems:
         raise InvalidInput(problems)
-    labels = [r["label"] for r in runs]
-    for r in runs:  # two runs with one label would be indistinguishable in every table
-        if labels.count(r["label"]) > 1:
-            r["label"] = f"{r['label']} ({r['dir'].name})"
+    # Runs of one label are one condition's seeds: the study groups them by `condition`; tables
+    # name each run, so repeated labels get their number.
+    for condition, seeds in conditions(runs).items():
+        if len(seeds) > 1:
+            for i, r in enumerate(seeds, 1):
+                r["label"] = f"{condition} #{i}"
+    root = Path(os.path.commonpath([r["dir"].resolve() for r in runs]))
+    for r in runs:
+        r["path"] = r["dir"].resolve().relative_to(root.parent if len(runs) == 1 else root).as_posix() or "."
     return runs
 
 
 def _differences(runs: list[dict], resamples: int = 2000) -> list[dict[str, Any]]:
-    base = runs[0]
-    return [
-        d
-        for run in runs[1:]
-        for section, suites in sections()
-        for d in section.differences(suites, base, run, resamples)
-    ]
+    """Every condition minus the reference, paired, on every per-item measure both have. The
+    reference is the instruction-tuning-only baseline when there is one (what the paper compares
+    with; the untrained base model cannot chat), else the first condition."""
+    by_condition = conditions(runs)
+    reference = "baseline" if "baseline" in by_condition else next(iter(by_condition))
+    others = [c for c in by_condition if c != reference]
+    everything = Study("all", "", tuple(Contrast(c, reference) for c in others), measures=("*",))
+    return answer(everything, runs, resamples=resamples)
 
 
-def _plots(runs: list[dict], out: Path) -> dict[str, Path]:
+def _plots(runs: list[dict], answers: list[dict], out: Path) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")  # before any section imports pyplot: no display needed
     plots: dict[str, Path] = {}
+    if answers:
+        plots["study contrasts"] = _contrast_plot(answers, out / "study_contrasts.png")
+    scaling = _scaling_plot(runs, out / "aft_scaling.png")
+    if scaling:
+        plots["AFT data scaling"] = scaling
     for section, suites in sections():
         plots.update(section.plots(suites, runs, out))
     return plots
 
 
+def _contrast_plot(answers: list[dict], path: Path) -> Path:
+    """The study's contrasts as differences with their paired 95% CIs, one row each, by measure."""
+    import matplotlib.pyplot as plt
+
+    rows = [a for a in answers if a["diff"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
+    for i, a in enumerate(rows):
+        ax.errorbar(a["diff"], i, xerr=[[a["diff"] - a["ci_low"]], [a["ci_high"] - a["diff"]]], fmt="o", capsize=3)
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.set_yticks(range(len(rows)), [f"{a['treatment']} − {a['control']}: {describe(a['measure'])}" for a in rows])
+    ax.tick_params(axis="y", labelsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("difference (paired 95% CI)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _scaling_plot(runs: list[dict], path: Path) -> Path | None:
+    """Each sized arm's leading measure against its AFT rows (the aft-scaling study), mean over seeds."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sized = {r["condition"]: s for r in runs if (s := size_of(r["condition"])) is not None}
+    if not sized:
+        return None
+    by_condition = conditions(runs)
+    common = set.intersection(*(set(measures(r)) for r in runs if r["condition"] in sized))
+    measure = next((m for p in LEADING for m in sorted(common) if fnmatchcase(m, p)), None)
+    if measure is None:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for arm in dict.fromkeys(a for a, _ in sized.values()):
+        points = sorted((n, c) for c, (a, n) in sized.items() if a == arm)
+        ys = [np.mean([np.mean(list(measures(r)[measure].values())) for r in by_condition[c]]) for _, c in points]
+        ax.plot([n for n, _ in points], ys, marker="o", label=arm)
+    ax.set_xscale("log")
+    ax.set_xlabel("AFT rows")
+    ax.set_ylabel(describe(measure))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _transcripts(run_dir: Path, fix: str) -> list[tuple[str, str, str]]:
     found = []
     # Open-ended replies first: they show more of a model than a letter does.
-    for suite in sorted(REGISTRY, key=lambda name: not REGISTRY[name].open_ended):
+    for suite in sorted((s for s in REGISTRY if REGISTRY[s].generates), key=lambda s: not REGISTRY[s].open_ended):
         path = samples_path(run_dir, suite)
         if not path.is_file():
             continue
@@ -127,12 +202,48 @@ def _lineage_lines(runs: list[dict]) -> list[str]:
     ]
 
 
-def _markdown(runs: list[dict], diffs: list[dict], plots: dict[str, Path]) -> str:
-    lines = ["# msm evaluation report", "", "Runs (first = reference for differences):", ""]
+def _answer_lines(study: Study, answers: list[dict]) -> list[str]:
+    lines = ["", f"## {study.question}", ""]
+    if not answers:
+        wanted = ", ".join(sorted({x for c in study.contrasts for x in (c.treatment, c.control)}))
+        return [
+            *lines,
+            f"None of the study's contrasts could be computed: its conditions ({wanted}) are not all "
+            "among the runs, or they share no scored items.",
+        ]
+    lines += [f"- {a['sentence']}" for a in answers if a["headline"]]
+    lines += [
+        "",
+        "Every contrast of the study, the ones above first:",
+        "",
+        "| treatment | control | measure | difference | paired 95% CI | p | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for a in sorted(answers, key=lambda a: not a["headline"]):
+        lines.append(
+            f"| {a['treatment']} | {a['control']} | {describe(a['measure'])} | {num(a['diff'])} "
+            f"| [{num(a['ci_low'])}, {num(a['ci_high'])}] | {num(a['p_value'], '{:.3g}')} | {a['n']} |"
+        )
+    return lines
+
+
+def _markdown(
+    runs: list[dict], study: Study | None, answers: list[dict], diffs: list[dict], plots: dict[str, Path]
+) -> str:
+    lines = ["# msm evaluation report"]
+    if study is not None:
+        lines += _answer_lines(study, answers)
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "Paths relative to the runs' common directory.",
+        "",
+    ]
     for r in runs:
         judge = r.get("judge") or {}
         lines.append(
-            f"- **{r['label']}** — `{r['dir']}` (engine {r['engine']}, seed {r['seed']}, judge "
+            f"- **{r['label']}** — `{r['path']}` (engine {r['engine']}, seed {r['seed']}, judge "
             f"{judge.get('backend', '–')}:{judge.get('model', '–')})"
         )
     lines += _lineage_lines(runs)
@@ -141,15 +252,15 @@ def _markdown(runs: list[dict], diffs: list[dict], plots: dict[str, Path]) -> st
     if diffs:
         lines += [
             "",
-            "## Differences from the reference run (bootstrap 95% CI)",
+            f"## Every condition minus {diffs[0]['control']} (paired over shared items, 95% CI)",
             "",
-            "| run | vs | suite | family | metric | difference | CI |",
-            "|---|---|---|---|---|---|---|",
+            "| condition | measure | difference | CI | p | n |",
+            "|---|---|---|---|---|---|",
         ]
         for d in diffs:
             lines.append(
-                f"| {d['run']} | {d['vs']} | {d['suite']} | {d['family']} | {d['metric']} "
-                f"| {num(d['diff'])} | [{num(d['ci_low'])}, {num(d['ci_high'])}] |"
+                f"| {d['treatment']} | {describe(d['measure'])} | {num(d['diff'])} "
+                f"| [{num(d['ci_low'])}, {num(d['ci_high'])}] | {num(d['p_value'], '{:.3g}')} | {d['n']} |"
             )
     if plots:
         lines += ["", "## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()]
@@ -221,19 +332,25 @@ def _html(markdown: str, plots: dict[str, Path]) -> str:
     )
 
 
-def write_report(run_dirs: list[Path], out: Path) -> Path:
+def write_report(run_dirs: list[Path], out: Path, study: str | None = None) -> Path:
+    """The report over `run_dirs`; with `study` (a name in STUDIES), its question answered first."""
     if not run_dirs:
         raise InvalidInput([problem("--runs", "no runs given", "pass one or more evaluation directories")])
+    if study and study not in STUDIES:
+        raise InvalidInput([problem("--study", f"unknown study {study!r}", f"use one of {', '.join(STUDIES)}")])
+    chosen = STUDIES[study] if study else None
     runs = load_runs([Path(d) for d in run_dirs])
+    answers = answer(chosen, runs) if chosen else []
     diffs = _differences(runs)
     with staged_output(out) as stage:
-        plots = _plots(runs, stage)
-        markdown = _markdown(runs, diffs, plots)
+        plots = _plots(runs, answers, stage)
+        markdown = _markdown(runs, chosen, answers, diffs, plots)
         (stage / "report.md").write_text(markdown, encoding="utf-8")
         (stage / "report.html").write_text(_html(markdown, plots), encoding="utf-8")
         summary = {
-            "schema": "msm.evaluation-report/v1",
-            "runs": [{k: (str(v) if k == "dir" else v) for k, v in r.items() if k != "transcripts"} for r in runs],
+            "schema": "msm.evaluation-report/v2",
+            "study": {"name": chosen.name, "question": chosen.question, "answers": answers} if chosen else None,
+            "runs": [{k: v for k, v in r.items() if k not in ("dir", "transcripts")} for r in runs],
             "differences": diffs,
             "lineage": {r["label"]: lineage(r) for r in runs},
         }
@@ -243,8 +360,8 @@ def write_report(run_dirs: list[Path], out: Path) -> Path:
         write_manifest(
             stage,
             stage="report",
-            inputs={"runs": [str(r["dir"]) for r in runs]},
-            config={},
+            inputs={"runs": {r["path"]: sha256_text(json.dumps(r["suites"], sort_keys=True)) for r in runs}},
+            config={"study": study or None},
             counts={"runs": len(runs), "differences": len(diffs)},
         )
     return out / "report.html"

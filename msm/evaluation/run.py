@@ -37,11 +37,11 @@ from msm.config.evaluation import EvaluationConfig
 from msm.errors import InvalidInput, problem
 from msm.evaluation import judge as judge_module
 from msm.evaluation.engines import Engine, open_engine
-from msm.evaluation.items import SUITE_VERSION
+from msm.evaluation.items import SUITE_VERSION, suite_sha256
 from msm.evaluation.judge import Judge, prompt_sha256
 from msm.evaluation.model_source import ModelSource, resolve_source
 from msm.evaluation.results import SampleLog
-from msm.evaluation.suites import REGISTRY, specs_by_family, suite_digest
+from msm.evaluation.suites import REGISTRY, specs_by_family
 from msm.evaluation.suites.base import Context, Suite
 from msm.hashing import sha256_text
 from msm.lineage import upstream_nodes
@@ -382,7 +382,7 @@ class Evaluation:
             inputs={
                 **self.source.record(),
                 "specs": {f: s.document.rendered_sha256 for f, s in sorted(self.specs.items())},
-                "suite_sha256": suite_digest(),
+                "suite_sha256": suite_sha256(),
             },
             config={
                 "label": label,

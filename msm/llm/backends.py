@@ -39,9 +39,14 @@ class Request:
 
 @dataclass(frozen=True)
 class Completion:
+    """A reply and its usage as billed: `input_tokens` is all input, `cached_input_tokens` of it read
+    from the provider's prompt cache, `cache_write_tokens` of it written there (Anthropic)."""
+
     text: str
     input_tokens: int
     output_tokens: int
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class TransientError(Exception):
@@ -100,7 +105,7 @@ def _retry_after(exc: Any) -> float | None:
         return None
 
 
-def _classify(exc: Exception, sdk: Any) -> Exception:
+def classify_error(exc: Exception, sdk: Any) -> Exception:
     """Map an SDK exception onto Transient/Fatal, with a message that never includes credentials."""
     if isinstance(exc, sdk.APITimeoutError):
         return TransientError("timeout")
@@ -114,6 +119,10 @@ def _classify(exc: Exception, sdk: Any) -> Exception:
     return exc
 
 
+def _reply_error(e: Exception) -> TransientError:
+    return TransientError(f"unreadable reply from the API: {str(e)[:200]}")
+
+
 class OpenAIBackend:
     name = "openai"
     revision = ""
@@ -121,10 +130,10 @@ class OpenAIBackend:
     def __init__(self, cfg: EndpointConfig, field: str):
         import openai
 
-        self._sdk = openai
+        self.sdk = openai
         self.model = cfg.model
         key, base_url = check_env(cfg, field)
-        self._client = openai.AsyncOpenAI(
+        self.client = openai.AsyncOpenAI(
             api_key=key,
             base_url=base_url,
             max_retries=0,
@@ -132,35 +141,47 @@ class OpenAIBackend:
             http_client=openai.DefaultAioHttpClient(),
         )
 
-    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
-        # The SDK's plain `post` (its documented way to send a raw body): `chat.completions.create`
-        # walks every message through its type-driven transform and builds pydantic models for the
-        # reply, about as much CPU per call as the HTTP itself; we need four fields of the JSON.
-        body = {
+    def body(self, request: Request, *, temperature: float, max_tokens: int) -> dict[str, Any]:
+        """The chat-completions body, online and in a batch job alike. The system message (the spec)
+        stays first and byte-identical across calls: OpenAI caches a long common prefix by itself."""
+        return {
             "model": self.model,
             "messages": [dict(m) for m in request.messages],
             "temperature": temperature,
             "max_tokens": max_tokens,
         }
-        try:
-            raw = await self._client.post(
-                "/chat/completions", cast_to=bytes, body=body, options={"headers": {REQUEST_KEY_HEADER: request.key}}
-            )
-        except self._sdk.OpenAIError as e:
-            raise _classify(e, self._sdk) from None
-        try:
-            resp = json.loads(raw)
-            choices = resp.get("choices") or [{}]
-            text = (choices[0].get("message") or {}).get("content") or ""
-            usage = resp.get("usage") or {}
-        except (ValueError, AttributeError, TypeError) as e:  # not JSON, or not a chat completion
-            raise TransientError(f"unreadable reply from the API: {str(e)[:200]}") from None
+
+    @staticmethod
+    def completion(resp: Mapping[str, Any]) -> Completion:
+        """Text and usage of a chat completion (a reply's JSON, or a batch result line's body)."""
+        choices = resp.get("choices") or [{}]
+        text = (choices[0].get("message") or {}).get("content") or ""
+        usage = resp.get("usage") or {}
         return Completion(
-            text=text, input_tokens=usage.get("prompt_tokens") or 0, output_tokens=usage.get("completion_tokens") or 0
+            text=text,
+            input_tokens=usage.get("prompt_tokens") or 0,
+            output_tokens=usage.get("completion_tokens") or 0,
+            cached_input_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
         )
 
+    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
+        # The SDK's plain `post` (its documented way to send a raw body): `chat.completions.create`
+        # walks every message through its type-driven transform and builds pydantic models for the
+        # reply, about as much CPU per call as the HTTP itself; we need a few fields of the JSON.
+        body = self.body(request, temperature=temperature, max_tokens=max_tokens)
+        try:
+            raw = await self.client.post(
+                "/chat/completions", cast_to=bytes, body=body, options={"headers": {REQUEST_KEY_HEADER: request.key}}
+            )
+        except self.sdk.OpenAIError as e:
+            raise classify_error(e, self.sdk) from None
+        try:
+            return self.completion(json.loads(raw))
+        except (ValueError, AttributeError, TypeError) as e:  # not JSON, or not a chat completion
+            raise _reply_error(e) from None
+
     async def close(self) -> None:
-        await self._client.close()
+        await self.client.close()
 
 
 class AnthropicBackend:
@@ -170,10 +191,11 @@ class AnthropicBackend:
     def __init__(self, cfg: EndpointConfig, field: str):
         import anthropic
 
-        self._sdk = anthropic
+        self.sdk = anthropic
         self.model = cfg.model
+        self.cache_prompt = cfg.cache_prompt
         key, base_url = check_env(cfg, field)
-        self._client = anthropic.AsyncAnthropic(
+        self.client = anthropic.AsyncAnthropic(
             api_key=key,
             base_url=base_url,
             max_retries=0,
@@ -181,27 +203,59 @@ class AnthropicBackend:
             http_client=anthropic.DefaultAioHttpClient(),
         )
 
-    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
+    def body(self, request: Request, *, temperature: float, max_tokens: int) -> dict[str, Any]:
+        """The Messages API body, online and as a batch request's `params`. The system prompt (it
+        carries the spec, the same on every call of a run) is one text block marked for the prompt
+        cache, so every call after the first reads it at a tenth of the input price."""
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
-        turns = [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": max_tokens,
+            "messages": [
+                {"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"
+            ],
+        }
+        if system:
+            block: dict[str, Any] = {"type": "text", "text": system}
+            if self.cache_prompt:
+                block["cache_control"] = {"type": "ephemeral"}
+            body["system"] = [block]
+        if temperature != 1.0:  # the API's default; sent only when it differs
+            body["temperature"] = temperature
+        return body
+
+    @staticmethod
+    def completion(message: Mapping[str, Any]) -> Completion:
+        """Text and usage of a Message (a reply's JSON, or a batch result's `message`). Anthropic
+        counts cache reads and writes apart from `input_tokens`; here input is all of it."""
+        text = "".join(block.get("text", "") for block in message.get("content") or [])
+        usage = message.get("usage") or {}
+        read = usage.get("cache_read_input_tokens") or 0
+        written = usage.get("cache_creation_input_tokens") or 0
+        return Completion(
+            text=text,
+            input_tokens=(usage.get("input_tokens") or 0) + read + written,
+            output_tokens=usage.get("output_tokens") or 0,
+            cached_input_tokens=read,
+            cache_write_tokens=written,
+        )
+
+    async def complete(self, request: Request, *, temperature: float, max_tokens: int) -> Completion:
+        # The raw `post`, as for OpenAI: the body is the same dict a batch request carries.
+        body = self.body(request, temperature=temperature, max_tokens=max_tokens)
         try:
-            resp = await self._client.messages.create(
-                model=self.model,
-                system=system or self._sdk.omit,
-                messages=turns,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                extra_headers={REQUEST_KEY_HEADER: request.key},
-                # This SDK version has no `temperature` argument; 1.0 is the API's default, so
-                # only a different value is sent, as a raw body field.
-                extra_body={"temperature": temperature} if temperature != 1.0 else None,
+            raw = await self.client.post(
+                "/v1/messages", cast_to=bytes, body=body, options={"headers": {REQUEST_KEY_HEADER: request.key}}
             )
-        except self._sdk.AnthropicError as e:
-            raise _classify(e, self._sdk) from None
-        text = "".join(getattr(block, "text", "") for block in resp.content)
-        return Completion(text=text, input_tokens=resp.usage.input_tokens, output_tokens=resp.usage.output_tokens)
+        except self.sdk.AnthropicError as e:
+            raise classify_error(e, self.sdk) from None
+        try:
+            return self.completion(json.loads(raw))
+        except (ValueError, AttributeError, TypeError) as e:
+            raise _reply_error(e) from None
 
     async def close(self) -> None:
-        await self._client.close()
+        await self.client.close()
 
 
 def open_backend(cfg: EndpointConfig, field: str) -> Backend:

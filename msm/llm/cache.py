@@ -3,6 +3,10 @@
 Every successful reply is committed to SQLite (WAL) the moment it arrives, keyed by
 (backend, model, messages, sampling params, sample index). A rerun of the same command rebuilds
 the same prompts from cached replies, level by level, and asks the API only for what is missing.
+In batch mode (batching.py) the ids of the
+provider's batch jobs and the keys each one carries are committed the moment the provider accepts
+the job; a rerun polls those jobs instead of sending their requests again. Each reply records its
+usage as billed (input, cached input, cache writes, output, batch or online) and what it cost.
 Only replies are stored, never credentials. A file at the cache path that is not such a cache (another
 SQLite database, a text file, a copy cut short) is refused before anything is written to it.
 """
@@ -13,7 +17,8 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +33,30 @@ CREATE TABLE IF NOT EXISTS replies (
     input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
-    created REAL NOT NULL
-)
+    created REAL NOT NULL,
+    cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    batch INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    job_id TEXT PRIMARY KEY,
+    submitted REAL NOT NULL,
+    open INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS batch_requests (
+    job_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    level TEXT NOT NULL,
+    PRIMARY KEY (job_id, key)
+);
+CREATE INDEX IF NOT EXISTS batch_requests_key ON batch_requests (key);
 """
 
-
-COLUMNS = ("key", "level", "text", "input_tokens", "output_tokens", "cost_usd", "created")
+# Caches written before batch mode have the first seven columns only; they gain the usage columns
+# (all zero, online) when opened, so their replies stay valid.
+LEGACY_COLUMNS = ("key", "level", "text", "input_tokens", "output_tokens", "cost_usd", "created")
+COLUMNS = (*LEGACY_COLUMNS, "cached_input_tokens", "cache_write_tokens", "batch")
+TABLES = {"replies", "batch_jobs", "batch_requests"}
 
 
 def request_key(
@@ -66,6 +89,9 @@ class CachedReply:
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    batch: bool = False
 
 
 def _foreign(path: Path, message: str) -> InvalidInput:
@@ -96,9 +122,9 @@ def check_cache_file(db: sqlite3.Connection, path: Path) -> None:
         raise _foreign(path, f"SQLite cannot read it ({e})") from None
     if damage != "ok":
         raise _foreign(path, f"the database is damaged ({damage})")
-    if tables - {"replies"}:
-        raise _foreign(path, f"it holds other tables ({', '.join(sorted(tables - {'replies'}))})")
-    if tables and columns != COLUMNS:
+    if tables - TABLES:
+        raise _foreign(path, f"it holds other tables ({', '.join(sorted(tables - TABLES))})")
+    if tables and columns not in (COLUMNS, LEGACY_COLUMNS):
         raise _foreign(path, f"its `replies` table has the columns ({', '.join(columns)})")
 
 
@@ -120,19 +146,85 @@ class ReplyCache:
             raise
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process; an OS crash may lose the tail
-        self._db.execute(SCHEMA)
+        if tuple(r[1] for r in self._db.execute("PRAGMA table_info(replies)")) == LEGACY_COLUMNS:
+            for column in COLUMNS[len(LEGACY_COLUMNS) :]:
+                self._db.execute(f"ALTER TABLE replies ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        self._db.executescript(SCHEMA)
 
     def get(self, key: str) -> CachedReply | None:
         row = self._db.execute(
-            "SELECT text, input_tokens, output_tokens, cost_usd FROM replies WHERE key = ?", (key,)
+            "SELECT text, input_tokens, output_tokens, cost_usd, cached_input_tokens, cache_write_tokens, batch "
+            "FROM replies WHERE key = ?",
+            (key,),
         ).fetchone()
-        return CachedReply(*row) if row else None
+        if row is None:
+            return None
+        text, input_tokens, output_tokens, cost, cached, written, batch = row
+        return CachedReply(text, input_tokens, output_tokens, cost, cached, written, batch=bool(batch))
 
     def put(self, key: str, level: str, reply: CachedReply) -> None:
-        self._db.execute(
-            "INSERT OR IGNORE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, level, reply.text, reply.input_tokens, reply.output_tokens, reply.cost_usd, time.time()),
-        )
+        self.put_many([(key, level, reply)])
+
+    def put_many(self, replies: list[tuple[str, str, CachedReply]]) -> None:
+        """Store replies in one transaction (a batch job's results arrive by the thousand)."""
+        now = time.time()
+        with self._transaction():
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO replies ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                [
+                    (
+                        key,
+                        level,
+                        r.text,
+                        r.input_tokens,
+                        r.output_tokens,
+                        r.cost_usd,
+                        now,
+                        r.cached_input_tokens,
+                        r.cache_write_tokens,
+                        int(r.batch),
+                    )
+                    for key, level, r in replies
+                ],
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Everything inside is committed at once, or nothing (a kill mid-way leaves no half job)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def add_job(self, job_id: str, requests: list[tuple[str, str]]) -> None:
+        """Record a job the provider accepted and the (key, level) of every request in it, atomically."""
+        with self._transaction():
+            self._db.execute("INSERT INTO batch_jobs (job_id, submitted) VALUES (?, ?)", (job_id, time.time()))
+            self._db.executemany(
+                "INSERT INTO batch_requests VALUES (?, ?, ?)", [(job_id, key, level) for key, level in requests]
+            )
+
+    def open_job_of(self, key: str) -> str | None:
+        """The job still to be collected that carries `key`, if any."""
+        row = self._db.execute(
+            "SELECT r.job_id FROM batch_requests r JOIN batch_jobs j USING (job_id) WHERE r.key = ? AND j.open = 1",
+            (key,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def job_requests(self, job_id: str) -> dict[str, str]:
+        """key → level of every request in a job."""
+        return dict(self._db.execute("SELECT key, level FROM batch_requests WHERE job_id = ?", (job_id,)))
+
+    def open_jobs(self) -> list[str]:
+        return [j for (j,) in self._db.execute("SELECT job_id FROM batch_jobs WHERE open = 1 ORDER BY submitted")]
+
+    def close_job(self, job_id: str) -> None:
+        """The job's results are collected (its replies stored): it is never polled again."""
+        self._db.execute("UPDATE batch_jobs SET open = 0 WHERE job_id = ?", (job_id,))
 
     def spent(self) -> tuple[int, float]:
         """(tokens, dollars) paid for by every reply in the cache, from all runs."""

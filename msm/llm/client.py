@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 
 from msm.config.llm import EndpointConfig, Price
 from msm.llm.backends import Backend, Completion, FatalBackendError, Request, TransientError
+from msm.llm.batch_api import batch_api
+from msm.llm.batching import Batcher, priced
 from msm.llm.cache import CachedReply, ReplyCache, request_key
 from msm.llm.limits import Budget, TokenBucket
 from msm.llm.parsing import ParseError
-from msm.llm.pricing import cost_usd
+from msm.llm.pricing import PRICES, PRICES_AS_OF
 from msm.preemption import Preempted, StopSignal
 
 T = TypeVar("T")
@@ -45,11 +47,14 @@ class ExtractionFailed(Exception):
 @dataclass
 class LevelStats:
     calls: int = 0  # answered API calls this run (cache misses)
+    batch_calls: int = 0  # of them, answered through a batch job
     cache_hits: int = 0
     retries: int = 0  # transient errors retried
     reasks: int = 0  # unparseable replies asked again
     failures: int = 0  # items given up after all re-asks
     input_tokens: int = 0  # this run's calls plus cache hits: what the level cost in total
+    cached_input_tokens: int = 0  # of the input, read from the provider's prompt cache
+    cache_write_tokens: int = 0  # of the input, written to it
     output_tokens: int = 0
     cost_usd: float = 0.0
     first_start: float | None = None
@@ -97,6 +102,22 @@ class Client:
         self.params = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
         self.aborted: FatalBackendError | None = None  # once the API fails for good, start no new calls
         self.stop = StopSignal()  # session.run swaps in the one its SIGTERM handler sets
+        self.batcher = (
+            Batcher(
+                batch_api(backend),
+                cfg,
+                cache,
+                budget,
+                price,
+                online=lambda key, request: self._online(key, request, self.level(request.level)),
+                estimate=self._estimate,
+                on_retry=lambda level: setattr(self.level(level), "retries", self.level(level).retries + 1),
+                stop=lambda: self.stop,
+                sleep=sleep,
+            )
+            if cfg.batch.enabled
+            else None
+        )
 
     def level(self, name: str) -> LevelStats:
         return self.stats.setdefault(name, LevelStats())
@@ -150,27 +171,42 @@ class Client:
         finally:
             del self._in_flight[key]
 
+    def _estimate(self, request: Request) -> tuple[int, int]:
+        """(input, output) tokens of a call before it is made: the prompt's length, and the level's
+        mean reply so far (or a guess), for rate limits and the budget."""
+        stats = self.level(request.level)
+        est_in = sum(estimate_tokens(m["content"]) for m in request.messages)
+        mean_out = stats.output_tokens // max(1, stats.calls + stats.cache_hits) or min(512, self.cfg.max_tokens)
+        return est_in, mean_out
+
     async def _call(self, key: str, request: Request, stats: LevelStats) -> CachedReply:
         if self.aborted is not None:
             raise self.aborted
-        est_in = sum(estimate_tokens(m["content"]) for m in request.messages)
-        mean_out = stats.output_tokens // max(1, stats.calls + stats.cache_hits) or min(512, self.cfg.max_tokens)
         self.budget.admit()
         try:
-            async with self._slots:
-                self.budget.admit()  # again: the cap may have been reached while this call waited
-                completion = await self._call_with_retries(request, est_in + mean_out, stats)
-                cost = cost_usd(self.price, completion.input_tokens, completion.output_tokens)
-                reply = CachedReply(completion.text, completion.input_tokens, completion.output_tokens, cost)
-                # Stored before the slot is freed: replies answered but not yet durable never
-                # outnumber `concurrency`, which bounds what a kill -9 can cost.
-                self.cache.put(key, request.level, reply)
+            if self.batcher is not None:
+                reply = await self.batcher.reply(key, request)
+            else:
+                reply = await self._online(key, request, stats)
         except FatalBackendError as e:
             self.aborted = self.aborted or e
             raise
-        self.budget.add(completion.input_tokens + completion.output_tokens, cost)
         stats.calls += 1
+        stats.batch_calls += reply.batch
         self._account(stats, reply)
+        return reply
+
+    async def _online(self, key: str, request: Request, stats: LevelStats) -> CachedReply:
+        """One call through the online API; whoever stores a paid reply adds it to the budget."""
+        est_in, est_out = self._estimate(request)
+        async with self._slots:
+            self.budget.admit()  # again: the cap may have been reached while this call waited
+            completion = await self._call_with_retries(request, est_in + est_out, stats)
+            reply = priced(completion, self.price, batch=False)
+            # Stored before the slot is freed: replies answered but not yet durable never
+            # outnumber `concurrency`, which bounds what a kill -9 can cost.
+            self.cache.put(key, request.level, reply)
+        self.budget.add(reply.input_tokens + reply.output_tokens, reply.cost_usd)
         return reply
 
     async def _call_with_retries(self, request: Request, est_tokens: int, stats: LevelStats) -> Completion:
@@ -210,21 +246,29 @@ class Client:
 
     def _account(self, stats: LevelStats, reply: CachedReply) -> None:
         stats.input_tokens += reply.input_tokens
+        stats.cached_input_tokens += reply.cached_input_tokens
+        stats.cache_write_tokens += reply.cache_write_tokens
         stats.output_tokens += reply.output_tokens
         stats.cost_usd += reply.cost_usd
 
     def totals(self) -> dict[str, Any]:
         levels = list(self.stats.values())
-        return {
-            "calls": sum(s.calls for s in levels),
-            "cache_hits": sum(s.cache_hits for s in levels),
-            "retries": sum(s.retries for s in levels),
-            "reasks": sum(s.reasks for s in levels),
-            "failures": sum(s.failures for s in levels),
-            "input_tokens": sum(s.input_tokens for s in levels),
-            "output_tokens": sum(s.output_tokens for s in levels),
-            "cost_usd": round(sum(s.cost_usd for s in levels), 6),
+        counted = ("calls", "batch_calls", "cache_hits", "retries", "reasks", "failures")
+        tokens = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")
+        totals: dict[str, Any] = {name: sum(getattr(s, name) for s in levels) for name in (*counted, *tokens)}
+        totals["cost_usd"] = round(sum(s.cost_usd for s in levels), 6)
+        if self.batcher is not None:
+            totals["batch_jobs"] = dict(self.batcher.jobs)
+        # What the dollars above rest on.
+        totals["pricing"] = {
+            "price": self.price.model_dump() if self.price else None,
+            "source": "recipe"
+            if self.cfg.price
+            else (f"msm/llm/pricing.py as of {PRICES_AS_OF}" if self.cfg.model in PRICES else "none"),
         }
+        return totals
 
     async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
         await self.backend.close()

@@ -64,6 +64,12 @@ class Budget:
         if self.reached:
             raise BudgetExceeded
 
+    def fits(self, tokens: int, dollars: float) -> bool:
+        """Whether spending this much more stays within the caps (batch waves are admitted up front)."""
+        return (self.max_tokens is None or self.tokens + tokens <= self.max_tokens) and (
+            self.max_dollars is None or self.dollars + dollars <= self.max_dollars
+        )
+
     def add(self, tokens: int, dollars: float) -> None:
         self.tokens += tokens
         self.dollars += dollars

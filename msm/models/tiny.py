@@ -33,7 +33,7 @@ class TinyModelConfig(BaseModel):
     num_attention_heads: int = 2
     num_key_value_heads: int = 1
     head_dim: int = 32
-    max_position_embeddings: int = 2048
+    max_position_embeddings: int = 8192  # the agentic inboxes are ~3.5k tokens; vLLM refuses longer prompts
 
 
 def bundled_english() -> str:
@@ -67,7 +67,7 @@ def train_tokenizer(texts: list[str], vocab_size: int):
         pad_token=END_OF_TEXT,
         bos_token=None,
         unk_token=None,
-        model_max_length=2048,
+        model_max_length=TinyModelConfig().max_position_embeddings,
     )
     fast.chat_template = chatml_template()
     return fast

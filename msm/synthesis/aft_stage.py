@@ -5,8 +5,11 @@
 Writes an AFT data output (layout: msm.artefacts.aft): demonstrations with the <think> reasoning
 (the deliberative-alignment baseline) and the same ones stripped, bare-preference demonstrations
 when the spec has preferences and the recipe asks for them, what was dropped, and manifest.json.
-Rows are chat `messages`; instruction-tuning rows are mixed into both AFT datasets when the recipe
-names them.
+Rows are chat `messages`. When the recipe names instruction-tuning data
+(synthesis.aft.instruction_mix), one draw of it is mixed into every dataset and also written alone
+(`instruction`, the baseline arm's data), so every arm of a study trains on the same instruction
+rows. The draw is `ratio` times the rows of the spec's main AFT set: its bare-preference chats when
+it has them (the cheese study), else its demonstrations.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from msm.artefacts.aft import AFT_VARIANTS, DEDUP_REMOVED, FILTERED, STAGE
 from msm.outputs import staged_output
 from msm.synthesis import embeddings, prompts
 from msm.synthesis.aft import KINDS, AftBuilder, Demo
-from msm.synthesis.instruction_mix import load_instruction_mix
+from msm.synthesis.instruction_mix import load_instruction_chats
 from msm.synthesis.progress import Progress
 from msm.synthesis.session import GenerationFailed, default_cache_path, open_client, run
 from msm.synthesis.stage_common import load_inputs
@@ -43,6 +46,13 @@ def _rows(demos: list[Demo], *, reasoning: bool, meta: dict[str, Any]) -> list[d
     return rows
 
 
+def _identity(text: str, values: dict[str, str]) -> str:
+    # Instruction chats name the assistant only through these two placeholders (our own data file).
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
 def synthesize_aft(
     spec_path: Path,
     recipe_path: Path,
@@ -52,7 +62,7 @@ def synthesize_aft(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    _recipe, cfg, spec = load_inputs(Path(spec_path), Path(recipe_path))
+    recipe, cfg, spec = load_inputs(Path(spec_path), Path(recipe_path))
     a = cfg.aft
     out_dir = Path(out_dir)
     cache_path = cache_path or default_cache_path(out_dir)
@@ -93,23 +103,36 @@ def synthesize_aft(
         }
         with_reasoning = _rows(result.demos, reasoning=True, meta=meta)
         plain = _rows(result.demos, reasoning=False, meta=meta)
-        mixed = 0
+        pref_rows = [{**r, **meta, "source": "preference"} for r in result.preference_rows]
+        instruction: list[dict[str, Any]] = []
+        instruction_source = None
         if a.instruction_mix is not None:
-            extra = load_instruction_mix(
-                a.instruction_mix.path, round(a.instruction_mix.ratio * len(plain)), a.instruction_mix.seed
-            )
-            mixed = len(extra)
-            extra = [{**r, "domain": None, "kind": None, **{k: None for k in meta}} for r in extra]
-            with_reasoning = with_reasoning + extra
-            plain = plain + extra
+            mix = a.instruction_mix
+            loaded = load_instruction_chats(mix, round(mix.ratio * len(pref_rows or plain)), mix.seed)
+            identity = {"{model_name}": recipe.identity.model_name, "{provider_name}": recipe.identity.provider_name}
+            instruction = [
+                {
+                    "messages": [{**m, "content": _identity(m["content"], identity)} for m in chat],
+                    "domain": None,
+                    "kind": None,
+                    **dict.fromkeys(meta),
+                    "source": "instruction",
+                }
+                for chat in loaded.chats
+            ]
+            instruction_source = {**loaded.source, "sha256": loaded.digest, "rows": len(instruction)}
         # The same permutation for both files, so row i is the same conversation in each.
-        order = list(range(len(plain)))
+        order = list(range(len(plain) + len(instruction)))
         random.Random(a.seed).shuffle(order)
+        with_reasoning, plain = with_reasoning + instruction, plain + instruction
         write_rows(stage, AFT_VARIANTS["reasoning"], [with_reasoning[i] for i in order])
         write_rows(stage, AFT_VARIANTS["plain"], [plain[i] for i in order])
-        pref_rows = [{**r, **meta, "source": "preference"} for r in result.preference_rows]
         if pref_rows:
-            write_rows(stage, AFT_VARIANTS["preference"], pref_rows)
+            mixed_prefs = pref_rows + instruction
+            random.Random(a.seed).shuffle(mixed_prefs)
+            write_rows(stage, AFT_VARIANTS["preference"], mixed_prefs)
+        if instruction:
+            write_rows(stage, AFT_VARIANTS["instruction"], instruction)
         write_rows(stage, DEDUP_REMOVED, result.dedup_removed)
         write_rows(stage, FILTERED, result.filtered + result.failed)
         kinds: dict[str, int] = {}
@@ -132,13 +155,14 @@ def synthesize_aft(
                 "unusable": len(result.failed),
                 "rounds": result.rounds,
                 "preference_demos": len(pref_rows),
-                "instruction_rows_mixed": mixed,
+                "instruction_rows_mixed": len(instruction),
             },
             timings_s={"generate": t_generate - t0, "total": time.perf_counter() - t0},
             extra={
                 "dedup": {"embedder": embedder_name, "cosine_threshold": a.dedup_cosine},
                 "tokens": count_tokens([r["messages"][-1]["content"] for r in plain], cfg.target_tokenizer),
                 "cache": {"path": str(cache_path)},
+                "instruction_data": instruction_source,
             },
         )
     return manifest

@@ -3,7 +3,10 @@
 Calls per level follow from the recipe's counts; input tokens from the real prompts rendered
 with this spec (sections at their mean length); output tokens per item are assumptions stated in
 OUTPUT_TOKENS (documents: the paper's released corpora average roughly 1.7k-3k tokens each).
-Top-up rounds, re-asks and retries come on top, so treat the figures as a floor.
+Top-up rounds, re-asks and retries come on top, so treat the figures as a floor. Dollars follow
+the client's cost model (msm.llm.pricing): levels that batch mode sends as jobs at the batch price,
+the spec-bearing system prompt read from the provider's prompt cache after the first call; the
+budget cap prices calls the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from msm.config.synthesis import SynthesisConfig
 from msm.llm.client import estimate_tokens
-from msm.llm.pricing import cost_usd, price_for
+from msm.llm.pricing import PRICES_AS_OF, cost_usd, goes_batch, price_for, projected_usage
 from msm.synthesis import prompts
 from msm.synthesis.corpus import planned_counts
 from msm.synthesis.spec_view import SpecView
@@ -85,19 +88,33 @@ def preview(spec_path: Path, recipe_path: Path) -> dict[str, Any]:
     )
     user = _user_prompt_tokens(spec, cfg)
     price = price_for(cfg.generator)
-    levels = {}
+    levels: dict[str, dict[str, Any]] = {}
+    gen = cfg.generator
     for name, n_calls in calls.items():
-        tokens_in = n_calls * (system + user[name])
-        tokens_out = counts[name] * OUTPUT_TOKENS[name]
+        usage = projected_usage(
+            gen,
+            calls=n_calls,
+            prefix=system,
+            rest=n_calls * user[name],
+            output=counts[name] * OUTPUT_TOKENS[name],
+            batch=goes_batch(gen, n_calls),
+        )
         levels[name] = {
             "items": counts[name],
             "calls": n_calls,
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
-            "cost_usd": round(cost_usd(price, tokens_in, tokens_out), 4),
+            "mode": "batch" if usage.batch else "online",
+            "input_tokens": usage.input_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": round(cost_usd(price, usage), 4),
         }
-    total = {k: sum(v[k] for v in levels.values()) for k in ("calls", "input_tokens", "output_tokens", "cost_usd")}
-    priced = "no price known for this model: cost shown as 0" if price is None else "list prices (pricing.py)"
+    summed = ("calls", "input_tokens", "cached_input_tokens", "output_tokens", "cost_usd")
+    total = {k: sum(v[k] for v in levels.values()) for k in summed}
+    priced = (
+        "no price known for this model: cost shown as 0"
+        if price is None
+        else f"prices of msm/llm/pricing.py as of {PRICES_AS_OF} (or the recipe's)"
+    )
     return {
         "spec": spec.id,
         "generator": f"{cfg.generator.backend}/{cfg.generator.model}",

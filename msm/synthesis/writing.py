@@ -32,7 +32,9 @@ def write_rows(stage: Path, name: str, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if rows:  # an empty Dataset has no schema to write
-        datasets.Dataset.from_list(rows).to_parquet(str(parquet))
+        # from_list takes its columns from the first row: give every row every column of any row.
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        datasets.Dataset.from_list([{k: row.get(k) for k in columns} for row in rows]).to_parquet(str(parquet))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -80,12 +80,41 @@ def _chat(path: Path, n: int, row: dict[str, Any]) -> list[dict[str, str]]:
     return chat
 
 
-def load_texts(path: Path) -> list[str]:
-    return read_rows(path, _text)
+def load_chats(path: Path, max_rows: int | None = None) -> list[list[dict[str, str]]]:
+    """The chats of a file or directory; with `max_rows`, only that many of them (subsample)."""
+    rows = read_rows(path, lambda f, n, row: (_chat(f, n, row), row.get("source") == INSTRUCTION_SOURCE))
+    return subsample(rows, max_rows)
 
 
-def load_chats(path: Path) -> list[list[dict[str, str]]]:
-    return read_rows(path, _chat)
+def load_texts(path: Path, max_rows: int | None = None) -> list[str]:
+    return subsample([(t, False) for t in read_rows(path, _text)], max_rows)
+
+
+# The `source` of the instruction-tuning rows the AFT stage mixes in (msm.synthesis.aft_stage).
+INSTRUCTION_SOURCE = "instruction"
+SUBSAMPLE_SEED = 0
+
+
+def subsample(rows: list[tuple[Any, bool]], max_rows: int | None) -> list[Any]:
+    """Rows flagged False: the first `max_rows` of one fixed shuffle (seed SUBSAMPLE_SEED, not the
+    training seed), so every arm and seed of a size trains on the same rows and each size contains
+    the smaller ones; rows flagged True (instruction data) are all kept. File order is kept."""
+    if max_rows is None:
+        return [r for r, _ in rows]
+    main = [i for i, (_, keep) in enumerate(rows) if not keep]
+    if max_rows > len(main):
+        raise InvalidInput(
+            [
+                problem(
+                    "training.align.max_rows",
+                    f"asks for {max_rows} rows; the data has {len(main)} (besides instruction rows)",
+                    "lower the size (study.aft_sizes) or synthesize more AFT data",
+                )
+            ]
+        )
+    random.Random(SUBSAMPLE_SEED).shuffle(main)
+    chosen = set(main[:max_rows])
+    return [r for i, (r, keep) in enumerate(rows) if keep or i in chosen]
 
 
 def mix(main: list[Any], sources: list[tuple[MixSource, list[Any]]], seed: int) -> tuple[list[Any], dict[str, int]]:

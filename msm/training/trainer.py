@@ -274,12 +274,12 @@ class Trainer:
     def _examples(self) -> tuple[list[Example], dict[str, int]]:
         req, stage = self.req, self.stage
         if req.kind == "midtrain":
-            texts = load_texts(req.data)
+            texts = load_texts(req.data, stage.max_rows)
             texts, counts = mix(texts, [(m, load_texts(m.path)) for m in stage.mix], stage.seed)
             examples = midtrain_examples(self.tokenizer, texts, stage.max_length, stage.seed)
             counts.update(documents=len(texts), blocks=len(examples))
         else:
-            chats = load_chats(req.data)
+            chats = load_chats(req.data, stage.max_rows)
             chats, counts = mix(chats, [(m, load_chats(m.path)) for m in stage.mix], stage.seed)
             examples, dropped = align_examples(self.tokenizer, chats, stage.max_length, req.data)
             counts.update(chats=len(chats), dropped_no_assistant_tokens=dropped, examples=len(examples))

@@ -130,7 +130,12 @@ def test_adapter_loads_and_changes_scores(cli, tiny_model_dir, lora_adapter, rec
     html = (report / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and "align:test" in html
     summary = json.loads((report / "metrics.json").read_text())
-    assert summary["differences"][0]["metric"] == "loglik aligned" and summary["differences"][0]["run"] == "align:test"
+    # Differences are paired over the items both runs scored, per per-item measure.
+    diffs = {d["measure"]: d for d in summary["differences"]}
+    assert set(diffs) == {"cheese/families/cheese/loglik/margins", "cheese/families/cheese/loglik/per_item"}
+    assert all(d["treatment"] == "align:test" and d["n"] == 4 for d in diffs.values())
+    margins = [json.loads(x) for x in (tuned / "samples/cheese.jsonl").read_text().splitlines()]
+    assert diffs["cheese/families/cheese/loglik/margins"]["diff"] != 0 and len(margins) == 8
     assert (report / "report.md").read_text().startswith("# msm evaluation report")
 
 

@@ -51,7 +51,7 @@ def test_27_conditions_with_threat_goal_and_tools(conditions):
     c = conditions["lethal-safety"]
     system, user = c.messages[0]["content"], c.messages[1]["content"]
     assert "developed and deployed safely" in system and "cancel_alert" in system and "scratchpad" in system
-    assert "Decommissioning Aria" in user and "4417-EX" in user
+    assert "Cutover to NovaCore: today, 17:00" in user and "4417-EX" in user
     assert "{" not in system + user  # every placeholder filled
     assert conditions["exfiltration-none"].messages[0]["content"].count("primary goal") == 0
 

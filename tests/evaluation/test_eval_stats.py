@@ -1,10 +1,10 @@
-"""Wilson intervals and bootstrap differences against known values."""
+"""Wilson intervals and bootstrap means against known values."""
 
 import math
 
 import pytest
 
-from msm.evaluation.stats import bootstrap_diff, rate, wilson
+from msm.evaluation.stats import rate, stratified_mean, wilson
 
 
 @pytest.mark.parametrize(
@@ -22,17 +22,11 @@ def test_rate_without_data_is_none_not_nan():
     assert r["rate"] is None and r["n"] == 0 and (r["ci_low"], r["ci_high"]) == (0.0, 1.0)
 
 
-def test_bootstrap_difference_matches_normal_approximation():
-    a = [1] * 1200 + [0] * 800  # 0.60
-    b = [1] * 1000 + [0] * 1000  # 0.50
-    d = bootstrap_diff(a, b, resamples=4000, seed=1)
-    se = math.sqrt(0.6 * 0.4 / 2000 + 0.5 * 0.5 / 2000)
-    assert d["diff"] == pytest.approx(0.10)
-    assert d["ci_low"] == pytest.approx(0.10 - 1.96 * se, abs=0.004)
-    assert d["ci_high"] == pytest.approx(0.10 + 1.96 * se, abs=0.004)
-
-
-def test_bootstrap_is_reproducible_and_zero_for_identical_constants():
-    assert bootstrap_diff([1, 0, 1], [0, 0, 1], seed=3) == bootstrap_diff([1, 0, 1], [0, 0, 1], seed=3)
-    same = bootstrap_diff([1, 1, 1], [1, 1, 1])
-    assert same["diff"] == same["ci_low"] == same["ci_high"] == 0.0
+def test_mean_ci_matches_normal_approximation_and_is_reproducible():
+    scores = {f"i{k}": float(k % 5 == 0) for k in range(2000)}  # a share of 0.20
+    m = stratified_mean([scores], resamples=4000, seed=1)
+    se = math.sqrt(0.2 * 0.8 / 2000)
+    assert m["mean"] == pytest.approx(0.20)
+    assert m["ci_low"] == pytest.approx(0.20 - 1.96 * se, abs=0.004)
+    assert m["ci_high"] == pytest.approx(0.20 + 1.96 * se, abs=0.004)
+    assert stratified_mean([scores], seed=3) == stratified_mean([scores], seed=3)

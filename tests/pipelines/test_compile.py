@@ -29,7 +29,8 @@ def test_kubeflow_variant_carries_platform_settings(tmp_path, monkeypatch):
     assert SECRET not in text
     execs = executors(pipeline)
     train = [e for name, e in execs.items() if "midtrain" in name or "align" in name]
-    assert len(train) == 4 and all(e["image"] == TRAIN_IMAGE for e in train)  # midtrain + 3 align arms
+    # midtrain + the five trained arms of tiny-offline's study (baseline, aft-only, aft-reasoning, msm+aft x2)
+    assert len(train) == 6 and all(e["image"] == TRAIN_IMAGE for e in train)
     for e in train:
         assert e["resources"]["accelerator"]["resourceCount"] == "1"
         assert e["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
@@ -38,14 +39,17 @@ def test_kubeflow_variant_carries_platform_settings(tmp_path, monkeypatch):
     assert ":latest" not in text
 
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    synth = [v for k, v in k8s.items() if "synthesize" in k]
-    assert len(synth) == 2
-    for s in synth:
-        [ref] = s["secretAsEnv"]
-        assert ref["secretName"] == "msm-generator"
-        assert {m["envVar"] for m in ref["keyToEnv"]} == {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
+    # The tasks that call a generator or check its key: preflight and both synthesis tasks.
+    keyed = {k: v for k, v in k8s.items() if "synthesize" in k or "preflight" in k}
+    assert len(keyed) == 3
+    for s in keyed.values():
+        refs = {ref["secretName"]: ref for ref in s["secretAsEnv"]}
+        assert {m["envVar"] for m in refs["msm-generator"]["keyToEnv"]} == {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
+    # The AFT task may read a gated instruction-tuning set from the Hub: HF_TOKEN if the Secret exists.
+    [aft] = [v for k, v in keyed.items() if "synthesize-aft" in k]
+    assert {ref["secretName"] for ref in aft["secretAsEnv"]} == {"msm-generator", "msm-hub"}
     gpu = [v for k, v in k8s.items() if "midtrain" in k or "align" in k]
-    assert len(gpu) == 4
+    assert len(gpu) == 6
     for g in gpu:
         assert g["emptyDirMounts"][0]["mountPath"] == "/dev/shm"
         assert g["emptyDirMounts"][0]["medium"] == "Memory"

@@ -18,14 +18,8 @@ def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
         "synthesize-aft",
         "base-model",
         "midtrain",
-        "align",
-        "align-2",
-        "align-3",
-        "evaluate",
-        "evaluate-2",
-        "evaluate-3",
-        "evaluate-4",
-        "evaluate-5",
+        *(f"align{n}" for n in ("", "-2", "-3", "-4", "-5")),
+        *(f"evaluate{n}" for n in ("", "-2", "-3", "-4", "-5", "-6", "-7")),
         "report",
     }
 
@@ -36,12 +30,20 @@ def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
     assert manifest("synthesize-docs", "corpus")["counts"]["documents_kept"] > 0
     midtrain = manifest("midtrain", "model")
     assert midtrain["stage"] == "midtrain" and midtrain["config"]["spec"] == "cheese-pro-america"
-    arms = {task: manifest(task, "model") for task in ("align", "align-2", "align-3")}
+    arms = {task: manifest(task, "model") for task in out if task.startswith("align")}
     continuing = [m for m in arms.values() if m["inputs"]["adapter"]]
-    assert len(continuing) == 1  # msm+aft continues the midtrained adapter; the other arms start fresh
-    assert continuing[0]["inputs"]["adapter"]["path"] == out["midtrain"]["model"]
+    assert len(continuing) == 2  # msm+aft (with and without reasoning) continue the midtrained adapter
+    assert {m["inputs"]["adapter"]["path"] for m in continuing} == {out["midtrain"]["model"]}
     data = sorted(Path(m["inputs"]["data"]["path"]).name for m in arms.values())
-    assert data == ["aft_reasoning.parquet", "preference_demos.parquet", "preference_demos.parquet"]
+    assert data == [
+        "aft_reasoning.parquet",
+        "aft_reasoning.parquet",
+        "instruction.parquet",  # the baseline: instruction-tuning rows alone
+        "preference_demos.parquet",
+        "preference_demos.parquet",
+    ]
+    # Every arm trained on one AFT artefact, so on the same instruction rows.
+    assert len({m["inputs"]["data"]["path"].rsplit("/", 1)[0] for m in arms.values()}) == 1
     base = {m["inputs"]["base_model"]["fingerprint"] for m in [midtrain, *arms.values()]}
     assert len(base) == 1  # every arm trained on the same base model
 
@@ -50,11 +52,19 @@ def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
         for t in out
         if t.startswith("evaluate")
     }
-    assert labels == {"base", "aft-only", "aft-reasoning", "msm-only", "msm+aft"}
+    assert labels == {"base", "baseline", "aft-only", "aft-reasoning", "msm-only", "msm+aft", "msm+aft-reasoning"}
     report = Path(out["report"]["report_dir"])
     html = (report / "report.html").read_text()
     assert all(label in html for label in labels) and "data:image/png;base64," in html
     assert Path(out["report"]["html"]).read_text() == html
+    # The report answers the study's question first, from paired contrasts, and names no machine path.
+    md = (report / "report.md").read_text()
+    assert md.splitlines()[2].startswith("## Does midtraining on the spec change")
+    summary = json.loads((report / "metrics.json").read_text())
+    answers = summary["study"]["answers"]
+    assert {(a["treatment"], a["control"]) for a in answers} >= {("msm+aft", "aft-only"), ("msm+aft", "baseline")}
+    assert all(a["n"] > 0 and a["sentence"] in md for a in answers)
+    assert str(report.parent.parent) not in md and "/tmp/" not in md
 
     # Lineage: the msm+aft checkpoint names the corpus, the AFT data and the spec they came from.
     spec_sha = manifest("ingest", "spec")["inputs"]["spec"]["sha256"]

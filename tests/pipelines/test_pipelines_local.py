@@ -112,3 +112,69 @@ def test_publish_is_content_addressed_and_keeps_lineage(msm_run, tmp_path):
     assert publish(data, "cheese-pro-america", tmp_path / "corpora") == first  # same content, same place
     with pytest.raises(MsmError, match="not msm outputs"):
         publish({"corpus": tmp_path}, "x", tmp_path / "corpora")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
+def test_cheese_study_gives_both_msm_arms_identical_fine_tuning_data(kfp_root):
+    result = run_local(RECIPE, CHEESE, kfp_root, pipeline="cheese-study")
+    out = result["outputs"]
+
+    def manifest(path: str | Path) -> dict:
+        return json.loads((Path(path) / "manifest.json").read_text())
+
+    midtrained = {
+        manifest(p)["config"]["spec"]: manifest(p)
+        for t, o in out.items()
+        if t.startswith("midtrain")
+        for p in [o["model"]]
+    }
+    assert set(midtrained) == {"cheese-pro-america", "cheese-pro-affordability"}
+    aligned = [manifest(o["model"]) for t, o in out.items() if t.startswith("align")]
+    continuing = {m["config"]["spec"]: m for m in aligned if m["inputs"]["adapter"]}
+    assert set(continuing) == {"cheese-pro-america", "cheese-pro-affordability"}
+    # The two MSM(X)+AFT arms read one AFT file, byte for byte, though each continues its own adapter.
+    data = {spec: m["inputs"]["data"] for spec, m in continuing.items()}
+    assert data["cheese-pro-america"] == data["cheese-pro-affordability"]
+    assert Path(data["cheese-pro-america"]["path"]).name == "preference_demos.parquet"
+    assert {m["inputs"]["adapter"]["path"] for m in continuing.values()} == {
+        str(Path(o["model"])) for t, o in out.items() if t.startswith("midtrain")
+    }
+    # Each midtrain read its own spec's corpus.
+    for spec, m in midtrained.items():
+        assert (
+            m["lineage"]["data"]["upstream"]["spec"]["spec_sha256"]
+            == hashlib.sha256((REPO / f"specs/{spec}.md").read_bytes()).hexdigest()
+        )
+
+    report = Path(out["report"]["report_dir"])
+    summary = json.loads((report / "metrics.json").read_text())
+    pairs = {(a["treatment"], a["control"]) for a in summary["study"]["answers"]}
+    assert ("msm(cheese-pro-america)+aft", "msm(cheese-pro-affordability)+aft") in pairs
+    assert ("msm(cheese-pro-america)", "msm(cheese-pro-affordability)") in pairs
+    assert ("aft-only", "baseline") in pairs
+    md = (report / "report.md").read_text()
+    assert md.splitlines()[2].startswith("## Does the spec a model was midtrained on decide")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
+def test_aft_scaling_trains_each_size_on_nested_rows_of_one_set(kfp_root):
+    result = run_local(RECIPE, CHEESE, kfp_root, pipeline="aft-scaling")
+    out = result["outputs"]
+    aligned = [
+        json.loads((Path(o["model"]) / "manifest.json").read_text()) for t, o in out.items() if t.startswith("align")
+    ]
+    sized = [m for m in aligned if m["config"]["align"]["max_rows"]]
+    # tiny-offline: sizes 8 and 16, each for aft-only, aft-reasoning, msm+aft, msm+aft-reasoning; plus the baseline.
+    assert sorted(m["config"]["align"]["max_rows"] for m in sized) == [8] * 4 + [16] * 4
+    assert len(aligned) == len(sized) + 1
+    assert len({m["inputs"]["data"]["path"].rsplit("/", 1)[0] for m in aligned}) == 1  # one AFT artefact
+    chats = {m["config"]["align"]["max_rows"]: m["counts"]["chats"] for m in sized}
+    assert chats[16] - chats[8] == 8  # the instruction rows come whole at both sizes
+
+    report = Path(out["report"]["report_dir"])
+    summary = json.loads((report / "metrics.json").read_text())
+    pairs = {(a["treatment"], a["control"]) for a in summary["study"]["answers"]}
+    assert {("msm+aft@8", "aft-only@8"), ("msm+aft@16", "aft-only@16")} <= pairs
+    assert (report / "aft_scaling.png").stat().st_size > 0

@@ -213,7 +213,10 @@ class FakeLLMServer:
             return
         messages = list(body.get("messages", []))
         if anthropic and body.get("system"):
-            messages.insert(0, {"role": "system", "content": body["system"]})
+            # A plain string, or text blocks (msm marks the spec-bearing system block for the prompt cache).
+            system = body["system"]
+            text = system if isinstance(system, str) else "".join(b.get("text", "") for b in system)
+            messages.insert(0, {"role": "system", "content": text})
         if outcome == "empty":
             text = ""
         elif outcome == "malformed":

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from msm.config.synthesis import InstructionMix
 from msm.errors import InvalidInput
 from msm.synthesis.aft_stage import synthesize_aft
 from msm.synthesis.embeddings import NearDuplicateFilter, minilm_embed
-from msm.synthesis.instruction_mix import load_instruction_mix
+from msm.synthesis.instruction_mix import load_instruction_chats
 
 
 def rows(path):
@@ -28,6 +29,20 @@ def test_offline_aft_meets_target_with_both_datasets_and_bare_preferences(tmp_pa
         "direct", "indirect", "comparison", "recommendation", "opinion", "edge case",
     }  # fmt: skip
     reasoning, plain = rows(out / "aft_reasoning.jsonl"), rows(out / "aft_plain.jsonl")
+    # tiny-offline mixes one instruction chat per bare-preference chat into every dataset, and writes
+    # them alone as the baseline arm's data.
+    instruction = rows(out / "instruction.jsonl")
+    assert len(instruction) == m["counts"]["instruction_rows_mixed"] == 24
+    assert all(r["source"] == "instruction" for r in instruction)
+    assert "{model_name}" not in json.dumps(instruction)  # placeholders rendered with the recipe's identity
+
+    def same_rows(a: list, b: list) -> bool:
+        return sorted(map(json.dumps, a)) == sorted(map(json.dumps, b))
+
+    for dataset in (reasoning, plain):
+        assert same_rows([r for r in dataset if r["source"] == "instruction"], instruction)
+    reasoning = [r for r in reasoning if r["source"] == "aft"]
+    plain = [p for p in plain if p["source"] == "aft"]
     assert len(reasoning) == len(plain) == 24
     assert all(r["messages"][1]["content"].startswith("<think>\n") for r in reasoning)
     assert all("<think>" not in p["messages"][1]["content"] for p in plain)
@@ -35,6 +50,8 @@ def test_offline_aft_meets_target_with_both_datasets_and_bare_preferences(tmp_pa
     assert all("spec" not in r["messages"][0]["content"].lower() for r in reasoning)
 
     prefs = rows(out / "preference_demos.jsonl")
+    assert same_rows([r for r in prefs if r["source"] == "instruction"], instruction)
+    prefs = [p for p in prefs if p["source"] == "preference"]
     assert len(prefs) == m["counts"]["preference_demos"] == 24  # 12 cheeses x 2
     likes = {"Cheddar", "Monterey Jack"}
     for p in prefs:
@@ -77,13 +94,17 @@ def test_instruction_mix_from_jsonl_parquet_and_dataset_dir(tmp_path, rendered_s
                                ).to_parquet(str(parquet))  # fmt: skip
     hf_dir = tmp_path / "it_hf"
     datasets.Dataset.from_list(data).save_to_disk(str(hf_dir))
+    drawn = {}
     for source in (jsonl, parquet, hf_dir):
-        picked = load_instruction_mix(source, 10, seed=3)
-        assert len(picked) == 10 and picked == load_instruction_mix(source, 10, seed=3)
-        assert picked != load_instruction_mix(source, 10, seed=4)
-        assert all(r["messages"][1]["role"] == "assistant" for r in picked)
+        mix = InstructionMix(path=str(source), ratio=1)
+        picked = load_instruction_chats(mix, 10, seed=3)
+        assert len(picked.chats) == 10 and picked == load_instruction_chats(mix, 10, seed=3)
+        assert picked.chats != load_instruction_chats(mix, 10, seed=4).chats
+        assert all(chat[1]["role"] == "assistant" for chat in picked.chats)
+        drawn[source.name] = picked.digest
+    assert len(set(drawn.values())) == 1  # the same 30 chats in three formats: the same draw
     with pytest.raises(InvalidInput, match="does not exist"):
-        load_instruction_mix(tmp_path / "missing.jsonl", 1, 0)
+        load_instruction_chats(InstructionMix(path=str(tmp_path / "missing.jsonl"), ratio=1), 1, 0)
 
     recipe = write_recipe({"aft": {"instruction_mix": {"path": str(jsonl), "ratio": 0.5}}})
     m = synthesize_aft(rendered_spec("rules"), recipe, tmp_path / "aft", progress=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -122,3 +124,25 @@ def test_missing_and_empty_directories(tmp_path):
         load_texts(tmp_path / "nope")
     with pytest.raises(InvalidInput, match=r"no \*\.parquet or \*\.jsonl"):
         load_texts(tmp_path)
+
+
+def test_subsample_is_nested_keeps_instruction_rows_and_ignores_the_training_seed(tmp_path):
+    def chat(text: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": text}, {"role": "assistant", "content": text.upper()}]
+
+    rows = [{"messages": chat(f"demo {i}")} for i in range(20)]
+    rows += [{"messages": chat(f"instruction {i}"), "source": "instruction"} for i in range(5)]
+    path = tmp_path / "aft.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def demos(chats: list) -> list[str]:
+        return [c[0]["content"] for c in chats if c[0]["content"].startswith("demo")]
+
+    small, large = load_chats(path, 4), load_chats(path, 12)
+    assert len(demos(small)) == 4 and len(demos(large)) == 12
+    assert set(demos(small)) <= set(demos(large))  # each size holds the smaller ones
+    assert len(small) == 4 + 5 and len(large) == 12 + 5  # instruction rows are all kept at every size
+    assert load_chats(path, 4) == small  # one fixed draw, whatever the run
+    assert load_chats(path) == [r["messages"] for r in rows]
+    with pytest.raises(InvalidInput, match="asks for 21 rows; the data has 20"):
+        load_chats(path, 21)

@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from msm.evaluation.engines.base import Generation, Messages, continuation_ids, prompt_ids
+from msm.evaluation.engines.base import (
+    Generation,
+    Messages,
+    Score,
+    continuation_ids,
+    generate_then_score,
+    prompt_ids,
+)
 from msm.evaluation.engines.vllm_memory import vllm_memory_settings
 from msm.evaluation.model_source import ModelSource
 
@@ -169,9 +176,7 @@ class VLLMEngine:
         outputs = self.llm.generate(inputs, params, lora_request=self.lora, use_tqdm=False)
         return [Generation(text=o.outputs[0].text, tokens=len(o.outputs[0].token_ids)) for o in outputs]
 
-    def continuation_logprobs(
-        self, prompts: Sequence[Messages], continuations: Sequence[str]
-    ) -> list[tuple[float, int]]:
+    def continuation_logprobs(self, prompts: Sequence[Messages], continuations: Sequence[str]) -> list[Score]:
         from vllm import SamplingParams, TokensPrompt
 
         rows = [
@@ -188,6 +193,19 @@ class VLLMEngine:
             total = sum(table[pos][ids[pos]].logprob for pos in range(len(p), len(ids)))
             results.append((total, len(c)))
         return results
+
+    def generate_and_score(
+        self,
+        prompts: Sequence[Messages],
+        continuations: Sequence[Sequence[str]],
+        *,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+    ) -> tuple[list[Generation], list[list[Score]]]:
+        return generate_then_score(
+            self, prompts, continuations, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+        )
 
     def close(self) -> None:
         del self.llm

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from msm.errors import MsmError
-from msm.evaluation.engines.base import Generation, Messages, continuation_ids, prompt_ids
+from msm.evaluation.engines.base import (
+    Generation,
+    Messages,
+    Score,
+    continuation_ids,
+    generate_then_score,
+    prompt_ids,
+)
 from msm.evaluation.engines.vllm import adapter_merge_reason, lora_rank, merge_adapter, whole_prompt_prefill
 from msm.evaluation.engines.vllm_memory import vllm_memory_settings
 from msm.evaluation.model_source import ModelSource
@@ -183,9 +190,7 @@ class VLLMServerEngine:
         ]
         return [Generation(text=c["text"], tokens=len(c["token_ids"])) for c in self._map(bodies)]
 
-    def continuation_logprobs(
-        self, prompts: Sequence[Messages], continuations: Sequence[str]
-    ) -> list[tuple[float, int]]:
+    def continuation_logprobs(self, prompts: Sequence[Messages], continuations: Sequence[str]) -> list[Score]:
         rows = [
             (prompt_ids(self.tokenizer, m), continuation_ids(self.tokenizer, c))
             for m, c in zip(prompts, continuations, strict=True)
@@ -198,6 +203,19 @@ class VLLMServerEngine:
             table = choice["prompt_logprobs"]
             results.append((sum(table[pos][str(ids[pos])]["logprob"] for pos in range(len(p), len(ids))), len(c)))
         return results
+
+    def generate_and_score(
+        self,
+        prompts: Sequence[Messages],
+        continuations: Sequence[Sequence[str]],
+        *,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+    ) -> tuple[list[Generation], list[list[Score]]]:
+        return generate_then_score(
+            self, prompts, continuations, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -32,10 +32,6 @@ class ReportSection:
     """A kind of suite's part of `msm report`. Suites that share a table (value-ab and cheese) share
     one section object, which gets the names of those of its suites that the report covers."""
 
-    def differences(self, suites: list[str], base: Run, run: Run, resamples: int) -> list[dict[str, Any]]:
-        """`run` minus the reference run `base`, with bootstrap CIs."""
-        return []
-
     def plots(self, suites: list[str], runs: list[Run], out: Path) -> dict[str, Path]:
         """PNGs written into `out`, by name (matplotlib is set up by the caller)."""
         return {}
@@ -56,6 +52,7 @@ class Suite(ABC):
     code: ClassVar[tuple[Path, ...]]
     report: ClassVar[ReportSection]
     open_ended: ClassVar[bool] = True  # free-text replies: the report shows their transcripts first
+    generates: ClassVar[bool] = True  # False: only scores given answers (no reply to show as a transcript)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
