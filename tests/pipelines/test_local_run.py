@@ -13,6 +13,7 @@ import pytest
 def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
     out = msm_run["outputs"]
     assert set(out) == {
+        "preflight",
         "ingest",
         "synthesize-docs",
         "synthesize-aft",
