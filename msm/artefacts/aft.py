@@ -26,6 +26,9 @@ AFT_VARIANTS = {
     "preference": "preference_demos",
     "instruction": "instruction",
 }
+# The `source` of the instruction-tuning rows mixed into every dataset (training keeps them whole
+# when it subsamples AFT rows).
+INSTRUCTION_SOURCE = "instruction"
 DEDUP_REMOVED = "dedup_removed"
 FILTERED = "filtered"
 

@@ -15,7 +15,6 @@ from pydantic import Field, field_validator
 from msm.config.base import Strict
 
 Arm = Literal["base", "baseline", "aft-only", "aft-reasoning", "msm-only", "msm+aft", "msm+aft-reasoning"]
-ARMS: tuple[str, ...] = Arm.__args__  # type: ignore[attr-defined]
 # Arms trained on the instruction-tuning rows, which need synthesis.aft.instruction_mix.
 NEEDS_INSTRUCTION_DATA = ("baseline",)
 # The report component's fixed run slots (KFP v2 takes no list of artefacts from separate tasks).

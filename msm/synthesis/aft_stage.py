@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from msm.artefacts.aft import AFT_VARIANTS, DEDUP_REMOVED, FILTERED, STAGE
+from msm.artefacts.aft import AFT_VARIANTS, DEDUP_REMOVED, FILTERED, INSTRUCTION_SOURCE, STAGE
 from msm.outputs import staged_output
 from msm.synthesis import embeddings, prompts
 from msm.synthesis.aft import KINDS, AftBuilder, Demo
@@ -116,7 +116,7 @@ def synthesize_aft(
                     "domain": None,
                     "kind": None,
                     **dict.fromkeys(meta),
-                    "source": "instruction",
+                    "source": INSTRUCTION_SOURCE,
                 }
                 for chat in loaded.chats
             ]

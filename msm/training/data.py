@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from msm.artefacts.aft import INSTRUCTION_SOURCE
 from msm.artefacts.corpus import training_files
 from msm.config.training import MixSource
 from msm.errors import InvalidInput, problem
@@ -90,8 +91,6 @@ def load_texts(path: Path, max_rows: int | None = None) -> list[str]:
     return subsample([(t, False) for t in read_rows(path, _text)], max_rows)
 
 
-# The `source` of the instruction-tuning rows the AFT stage mixes in (msm.synthesis.aft_stage).
-INSTRUCTION_SOURCE = "instruction"
 SUBSAMPLE_SEED = 0
 
 
