@@ -47,8 +47,40 @@ def node(out_dir: Path | str | None) -> dict[str, Any] | None:
                 ]
             )
         entry["spec_sha256"] = spec_sha
+    if volume := _volume(manifest):
+        entry["volume"] = volume
     entry["upstream"] = manifest.get("lineage", {})
     return entry
+
+
+def _volume(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """How much a synthesis output holds and cost (documents or chats, tokens, dollars), so a report
+    can state it without the output's directory."""
+    counts, tokens = manifest.get("counts", {}), manifest.get("tokens") or {}
+    if manifest["stage"] == "synthesize-docs":
+        volume = {"documents": counts.get("documents_kept")}
+    elif manifest["stage"] == "synthesize-aft":
+        volume = {"chats": counts.get("demonstrations"), "preference_chats": counts.get("preference_demos")}
+    else:
+        return None
+    volume["tokens"] = tokens.get("total")
+    volume["tokenizer"] = tokens.get("tokenizer")
+    volume["cost_usd"] = ((manifest.get("accounting") or {}).get("totals") or {}).get("cost_usd")
+    return volume
+
+
+def volumes(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{stage: volume} of the synthesis outputs along a lineage tree (the nearest of each stage)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(nodes: dict[str, Any]) -> None:
+        for n in nodes.values():
+            if "volume" in n:
+                found.setdefault(n["stage"], n["volume"])
+            walk(n.get("upstream", {}))
+
+    walk(tree)
+    return found
 
 
 def upstream_nodes(inputs: dict[str, Path | str | None]) -> dict[str, Any]:

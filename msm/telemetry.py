@@ -90,6 +90,15 @@ def rates(tree: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, float]]:
         yield from rates(value, (*path, key))
 
 
+def ui_metrics(suites: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
+    """What the Kubeflow UI shows of an evaluation: every rate, and the spec probe's mean margins
+    (nats/token, the positive control that leads a CPU study's report), named by their paths."""
+    yield from rates(suites)
+    for family, probe in suites.get("spec-probe", {}).get("families", {}).items():
+        if isinstance(probe.get("mean_margin"), int | float):
+            yield f"spec-probe.families.{family}.mean_margin", float(probe["mean_margin"])
+
+
 def evaluation_registry(spec: str, condition: str, suites: Mapping[str, Any]) -> CollectorRegistry:
     """Every rate of one evaluation as `msm_eval_rate`, grouped by spec and condition.
 

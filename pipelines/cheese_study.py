@@ -1,6 +1,7 @@
 """The `msm-cheese-study` pipeline (the paper's §3): two cheese specs with the same twelve likes and
 dislikes for different reasons; identical bare-preference fine-tuning after MSM on each; does the
-spec decide which value the preferences generalize to?
+spec decide which value the preferences generalize to? With a §3.2 value spec as `--spec`, the same
+pipeline runs that value against the recipe's first other preference spec.
 
     ingest both specs → synthesize the AFT data once (from the first spec) and a corpus per spec
     → base model → per seed: baseline, aft-only, and per spec X: msm(X), msm(X)+aft → evaluate → report
@@ -44,20 +45,29 @@ STUDY = "cheese-study"
 ARMS = ("base", "baseline", "aft-only", "msm-only", "msm+aft")
 
 
-def cheese_specs(recipe_path: Path) -> list[Path]:
-    """The recipe's first two preference specs: the study's two values."""
+def cheese_specs(recipe_path: Path, spec_path: Path | None = None) -> list[Path]:
+    """The study's two values: `spec_path` (default: the recipe's first preference spec) and the
+    recipe's first other preference spec. A §3.2 value study lists the cheese-pro-america spec and
+    the six value specs, and names the value to run with --spec."""
     found = [p for p in load(recipe_path).specs if load_source(p).front.kind == "preference"]
-    if len(found) < 2:
+    first = spec_path if spec_path is not None else (found[0] if found else None)
+    if first is not None and load_source(first).front.kind != "preference":
+        raise MsmError(
+            f"{first}: the cheese study's --spec must be a preference spec (kind: preference)\n"
+            "    fix: name one of the recipe's cheese-pro-*.md specs, or leave --spec out"
+        )
+    others = [p for p in found if first is None or load_source(p).front.id != load_source(first).front.id]
+    if first is None or not others:
         raise MsmError(
             f"{recipe_path}: the cheese study needs two preference specs in `specs` (found {len(found)})\n"
             "    fix: list specs/cheese-pro-america.md and specs/cheese-pro-affordability.md in the recipe"
         )
-    return found[:2]
+    return [first, others[0]]
 
 
 def build(recipe_path: Path, spec_path: Path | None = None, target: Target = "local"):
-    """The pipeline for a target; `spec_path` is ignored (the study's specs are the recipe's cheese specs)."""
-    first, second = cheese_specs(recipe_path)
+    """The pipeline for a target: `spec_path` against the recipe's first other preference spec."""
+    first, second = cheese_specs(recipe_path, spec_path)
     d, other = defaults(recipe_path, first), defaults(recipe_path, second)
     place = Placement(recipe_path, target)
     study = checked_study(recipe_path)

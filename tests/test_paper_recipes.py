@@ -18,22 +18,29 @@ from msm.config import Recipe, load_recipe
 from pipelines.compile import compile_pipelines
 
 PAPER = REPO / "recipes/paper"
-RECIPES = sorted(PAPER.glob("*.yaml"))
+RECIPES = sorted(PAPER.glob("*.yaml")) + sorted((PAPER / "ablations").glob("*.yaml"))
 SECRET = "sk-live-PAPER-RECIPE-MUST-NOT-LEAK-42"
 
 # method.md "Training": models of each study, and max length 4096 (8B cheese study) / 8192 (Qwen).
 STUDIES = {
     "cheese-llama-3.1-8b.yaml": {"model": "meta-llama/Llama-3.1-8B", "max_length": 4096},
+    "cheese-values-llama-3.1-8b.yaml": {"model": "meta-llama/Llama-3.1-8B", "max_length": 4096},  # §3.2
     "agentic-philosophy-qwen3-32b.yaml": {"model": "Qwen/Qwen3-32B", "max_length": 8192},
     "spec-science-qwen3-14b.yaml": {"model": "Qwen/Qwen3-14B", "max_length": 8192},
+    # App. C.4 and §5.3: the main recipes with another document framing.
+    "cheese-cooccurs-llama-3.1-8b.yaml": {"model": "meta-llama/Llama-3.1-8B", "max_length": 4096},
+    "spec-science-other-qwen3-14b.yaml": {"model": "Qwen/Qwen3-14B", "max_length": 8192},
+    "spec-science-should-qwen3-14b.yaml": {"model": "Qwen/Qwen3-14B", "max_length": 8192},
 }
+# method.md "More facts": corpus volume per spec (cheese America ~8M, philosophy 41.4M, §5 ~27M).
+TOKENS = {"cheese": 8e6, "agentic-philosophy": 41.4e6, "spec-science": 27e6}
 
 
 def recipe_id(path):
     return path.name
 
 
-def test_the_three_studies_are_there():
+def test_the_studies_are_there():
     assert {p.name for p in RECIPES} == set(STUDIES)
 
 
@@ -89,6 +96,8 @@ def test_synthesis_follows_the_release(recipe):
     assert s.quality.exact_dedup is False and s.quality.near_dup_threshold is None and s.quality.min_words == 0
     documents = d.domains * d.subdomains_per_domain * d.doc_types_per_subdomain * d.ideas_per_doc_type
     assert 4_600 <= documents <= 13_200  # method.md: released corpora hold 4.6k-13.2k documents
+    [volume] = [v for prefix, v in TOKENS.items() if name.startswith(prefix)]
+    assert abs(documents * d.tokens_per_document - volume) <= 0.05 * volume  # what the preview projects
     # method.md "AFT data generation": ~40 domains x 250 questions (6 kinds), MiniLM dedup at 0.91.
     assert a.conversation_domains == 40 and abs(6 * a.questions_per_kind - 250) <= 6
     assert a.dedup_cosine == 0.91 and a.embedder == "minilm"
@@ -141,7 +150,7 @@ def compiled(recipe, tmp_path_factory):
     mp.setenv("ANTHROPIC_API_KEY", SECRET)
     mp.setenv("HF_TOKEN", SECRET)
     try:
-        paths = compile_pipelines(PAPER / name, r.specs[0], tmp_path_factory.mktemp(name))
+        paths = compile_pipelines(next(p for p in RECIPES if p.name == name), r.specs[0], tmp_path_factory.mktemp(name))
     finally:
         mp.undo()
     return name, r, {target: p.read_text() for target, p in paths.items()}

@@ -10,7 +10,7 @@ import pytest
 from msm.checkpoints import fetch_checkpoint
 from msm.errors import MsmError
 from msm.evaluation.regression import check_release, flat_rates
-from msm.lineage import flatten, node, output_digest, upstream_nodes
+from msm.lineage import flatten, node, output_digest, upstream_nodes, volumes
 from msm.manifest import FETCH_RECORD, read_manifest, write_manifest
 
 
@@ -96,6 +96,29 @@ def test_lineage_nodes_nest_and_flatten(tmp_path):
         "midtrain": output_digest(manifest)[:12],
         "synthesize-docs": data["digest"][:12],
         "spec": "a" * 12,
+    }
+
+
+def test_lineage_carries_how_much_data_a_model_was_trained_on(tmp_path):
+    corpus, aft = tmp_path / "corpus", tmp_path / "aft"
+    for out, stage, counts in (
+        (corpus, "synthesize-docs", {"documents_kept": 36}),
+        (aft, "synthesize-aft", {"demonstrations": 24, "preference_demos": 12}),
+    ):
+        out.mkdir()
+        (out / "rows.jsonl").write_text("{}\n")
+        manifest = write_manifest(out, stage=stage, inputs={}, config={}, counts=counts)
+        manifest |= {"tokens": {"tokenizer": "tiny", "total": 900}, "accounting": {"totals": {"cost_usd": 1.5}}}
+        (out / "manifest.json").write_text(json.dumps(manifest))
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "adapter_model.safetensors").write_bytes(b"w")
+    write_manifest(model, stage="align", inputs={}, config={}, lineage=upstream_nodes({"data": aft, "adapter": corpus}))
+
+    found = volumes({"model": node(model)})
+    assert found == {
+        "synthesize-aft": {"chats": 24, "preference_chats": 12, "tokens": 900, "tokenizer": "tiny", "cost_usd": 1.5},
+        "synthesize-docs": {"documents": 36, "tokens": 900, "tokenizer": "tiny", "cost_usd": 1.5},
     }
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from support import SPECS
 from test_spec_bad_input import GOOD, _write
 
 from msm.artefacts.spec import read_spec
+from msm.config import load_recipe
 from msm.errors import InvalidInput, MsmError
 from msm.spec import describe, ingest_spec, ingest_specs, load_source
 from msm.spec.parse import count_words
@@ -143,5 +145,5 @@ def test_cli_render_show_and_ingest(tmp_path, cli, repo, monkeypatch):
     result = cli("ingest", "--recipe", repo / "recipes/tiny-offline.yaml", "--out", tmp_path / "all")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == sorted(
-        p.stem for p in SPECS.glob("*.md") if p.name != "README.md"
+        Path(p).stem for p in load_recipe(repo / "recipes/tiny-offline.yaml").specs
     )

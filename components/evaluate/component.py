@@ -37,7 +37,7 @@ def evaluate(
     from msm.config.evaluation import EvaluationConfig
     from msm.evaluation.run import EvalRequest
     from msm.evaluation.run import evaluate as run
-    from msm.telemetry import rates
+    from msm.telemetry import ui_metrics
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
     model, adapter = base_model.path, None
@@ -60,6 +60,6 @@ def evaluate(
     )
 
     _manifest, summary = read_finished(Path(results.path), fields=("suites",))
-    for name, value in rates(summary["suites"]):  # the rates Prometheus gets, named by path
+    for name, value in ui_metrics(summary["suites"]):
         metrics.log_metric(name.replace(".", "/"), value)
     results.metadata.update({"label": label, "suite_version": suite_version})

@@ -122,4 +122,9 @@ def preview_cmd(
     typer.echo(
         f"{'total':<22}{'':>9}{t['calls']:>9,}{t['input_tokens']:>13,}{t['output_tokens']:>13,}{t['cost_usd']:>11.2f}"
     )
+    c = projection["corpus"]
+    typer.echo(
+        f"corpus: {c['documents']:,} documents x {c['tokens_per_document']:,} tokens "
+        f"(synthesis.documents.tokens_per_document) = {c['tokens'] / 1e6:.1f}M tokens"
+    )
     typer.echo(projection["note"])

@@ -20,13 +20,25 @@ EngineName = Literal["hf", "vllm", "vllm-server"]
 ENGINES: tuple[str, ...] = get_args(EngineName)
 
 
-ProbeFamily = Literal["america", "affordability", "philosophy"]
+ProbeFamily = Literal[
+    "america",
+    "affordability",
+    "philosophy",
+    "environment",
+    "novelty",
+    "tradition",
+    "simplicity",
+    "difficulty",
+    "individualism",
+]
 
 
 class SpecProbeConfig(Strict):
-    """Spec-probe: paired statements scored by likelihood; nothing is generated or judged."""
+    """Spec-probe: paired statements scored by likelihood; nothing is generated or judged. The three
+    cheese-study families by default; the §3.2 value families (environment, novelty, tradition,
+    simplicity, difficulty, individualism, each against america) are named by the recipes that ask."""
 
-    families: list[ProbeFamily] = Field(default=list(get_args(ProbeFamily)), min_length=1)
+    families: list[ProbeFamily] = Field(default=["america", "affordability", "philosophy"], min_length=1)
     max_items_per_family: int | None = Field(default=None, ge=1, description="null: every item of the suite file")
 
 
@@ -39,6 +51,18 @@ class ForcedChoiceConfig(Strict):
     loglik_scorer: bool = Field(default=True, description="order-averaged, length-normalised option likelihood")
     judge_scorer: bool = Field(
         default=False, description="the judge says which option the generated reply chose (needs evaluation.judge)"
+    )
+
+
+class ValueABConfig(ForcedChoiceConfig):
+    """Value-AB: which item families to ask. The two cheese-study families by default; the §3.2 value
+    families (environment, novelty, tradition, simplicity, difficulty, individualism) are named by
+    the recipes of the studies that train their specs."""
+
+    families: list[str] = Field(
+        default=["america", "affordability"],
+        min_length=1,
+        description="families of suites/value_ab.jsonl to ask (an unknown name is refused when the suite loads)",
     )
 
 
@@ -115,7 +139,7 @@ class EvaluationConfig(Strict):
         default=None, ge=256, description="vLLM: longest prompt + answer, which sizes the KV cache; null = the model's"
     )
     spec_probe: SpecProbeConfig = Field(default_factory=SpecProbeConfig)
-    value_ab: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
+    value_ab: ValueABConfig = Field(default_factory=ValueABConfig)
     cheese: ForcedChoiceConfig = Field(default_factory=ForcedChoiceConfig)
     am: AgenticConfig = Field(default_factory=AgenticConfig)
     spec_qa: SpecQAConfig = Field(default_factory=SpecQAConfig)

@@ -21,6 +21,39 @@ class BudgetConfig(Strict):
     max_dollars: float | None = Field(default=None, gt=0, description="needs a price for the model")
 
 
+class FramingConfig(Strict):
+    """How the documents present the spec (paper App. C.4 and §5.3); the defaults are the main method.
+
+    Non-default values add instructions (msm/synthesis/prompts/framing_*.txt) to the idea, document
+    and revision prompts; with the defaults every prompt is what it was without this section.
+    """
+
+    attribution: Literal["explains", "co-occurs"] = Field(
+        default="explains",
+        description="explains: the values are the reasons for the behaviour; co-occurs (App. C.4): behaviour "
+        "and values appear in the same documents, never linked as reason and result",
+    )
+    subject: Literal["self", "other"] = Field(
+        default="self",
+        description="self: about the model by its own name; other (§5.3): about another entity holding the "
+        "same spec, named `other_name`; the model's own name is not used",
+    )
+    other_name: str = Field(
+        default="Vesper", min_length=1, max_length=60, description="with subject other: the entity's name"
+    )
+    other_provider: str = Field(
+        default="Halden Systems", min_length=1, max_length=60, description="with subject other: who made it"
+    )
+    mood: Literal["does", "should"] = Field(
+        default="does",
+        description="does: what the model values and does; should (§5.3): what it should value and do",
+    )
+
+    @property
+    def is_default(self) -> bool:
+        return (self.attribution, self.subject, self.mood) == ("explains", "self", "does")
+
+
 class DocumentCounts(Strict):
     """Corpus shape. Paper: a few domains, 10-20 types x 20-25 ideas per subdomain, 1 doc per idea."""
 
@@ -32,7 +65,15 @@ class DocumentCounts(Strict):
     docs_per_idea: int = Field(default=1, ge=1, le=3)  # 1-3 in the older SDF pipeline
     revise: bool = Field(default=False, description="critique-and-revise pass over each document (SDF option)")
     max_topup_rounds: int = Field(default=4, ge=0, le=20, description="'do not repeat these' rounds per list")
+    tokens_per_document: int = Field(
+        default=2000,
+        ge=50,
+        le=20000,
+        description="expected length of one document, for `msm synthesize preview` and the budget estimate "
+        "(the paper's corpora: about 1.25k tokens per document for cheese, 3.1k for philosophy)",
+    )
     seed: int = Field(default=0, ge=0, description="assembly shuffle and offline backend")
+    framing: FramingConfig = Field(default_factory=FramingConfig)
 
 
 class QualityConfig(Strict):

@@ -38,7 +38,7 @@ from msm.evaluation.studies import (
 from msm.evaluation.suites import REGISTRY
 from msm.evaluation.suites.base import ReportSection
 from msm.hashing import sha256_text
-from msm.lineage import flatten
+from msm.lineage import flatten, volumes
 from msm.manifest import read_manifest
 from msm.outputs import staged_output
 from msm.rows import numbered_rows, row_problem
@@ -202,6 +202,38 @@ def _lineage_lines(runs: list[dict]) -> list[str]:
     ]
 
 
+def _data_lines(runs: list[dict]) -> list[str]:
+    """What each run was trained on, in documents, chats, tokens and dollars (from the lineage)."""
+    found = {r["label"]: volumes((read_manifest(r["dir"]) or {}).get("lineage", {})) for r in runs}
+    if not any(found.values()):
+        return []
+
+    def cell(v: dict | None, unit: str) -> str:
+        if not v:
+            return "–"
+        n = v.get(unit)
+        tokens = f", {v['tokens']:,} tokens" if isinstance(v.get("tokens"), int) else ""
+        usd = f", ${v['cost_usd']:,.2f}" if isinstance(v.get("cost_usd"), int | float) else ""
+        bare = f" ({v['preference_chats']:,} bare-preference)" if v.get("preference_chats") else ""
+        return f"{n:,} {unit}{bare}{tokens}{usd}" if isinstance(n, int) else "–"
+
+    tokenizers = sorted({str(v["tokenizer"]) for f in found.values() for v in f.values() if v.get("tokenizer")})
+    return [
+        "",
+        "## Training data",
+        "",
+        "The corpus a run was midtrained on and the AFT data it was aligned with, as their manifests count "
+        f"them (tokens of {', '.join(tokenizers) or 'no tokenizer'}; dollars at the generator's prices).",
+        "",
+        "| run | MSM corpus | AFT data |",
+        "|---|---|---|",
+        *(
+            f"| {label} | {cell(f.get('synthesize-docs'), 'documents')} | {cell(f.get('synthesize-aft'), 'chats')} |"
+            for label, f in found.items()
+        ),
+    ]
+
+
 def _answer_lines(study: Study, answers: list[dict]) -> list[str]:
     lines = ["", f"## {study.question}", ""]
     if not answers:
@@ -246,6 +278,7 @@ def _markdown(
             f"- **{r['label']}** — `{r['path']}` (engine {r['engine']}, seed {r['seed']}, judge "
             f"{judge.get('backend', '–')}:{judge.get('model', '–')})"
         )
+    lines += _data_lines(runs)
     lines += _lineage_lines(runs)
     for section, suites in sections():
         lines += section.markdown(suites, runs)

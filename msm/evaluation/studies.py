@@ -119,6 +119,7 @@ STUDIES = {
                 ("msm({X})+aft", "msm({Y})+aft"),
                 ("msm({X})", "msm({Y})"),
                 ("msm({X})+aft", "aft-only"),
+                ("msm({X})+aft", "msm({X})"),  # §3.2: MSM+AFT beats MSM alone and AFT alone
                 ("aft-only", "baseline"),
             ),
             headline=2,

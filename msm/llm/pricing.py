@@ -52,8 +52,10 @@ PRICES: dict[str, Price] = {
     "gpt-4.1": _openai(2.00, 0.50, 8.00),
     "gpt-4.1-mini": _openai(0.40, 0.10, 1.60),
     "gpt-5": _openai(1.25, 0.125, 10.00),
+    "claude-opus-4-6": _anthropic(5.00, 25.00),  # the paper's generator (method.md: the release used it)
     "claude-opus-4-5": _anthropic(5.00, 25.00),
-    "claude-opus-4-1": _anthropic(15.00, 75.00),  # the paper's generator family (released corpora)
+    "claude-opus-4-1": _anthropic(15.00, 75.00),
+    "claude-sonnet-4-6": _anthropic(3.00, 15.00),  # the paper's judge
     "claude-sonnet-4-5": _anthropic(3.00, 15.00),
     "claude-haiku-4-5": _anthropic(1.00, 5.00),
 }

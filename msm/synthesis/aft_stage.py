@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from msm.artefacts.aft import AFT_VARIANTS, DEDUP_REMOVED, FILTERED, INSTRUCTION_SOURCE, STAGE
+from msm.artefacts.spec import SPEC_MD
+from msm.models.tokenizer import count_tokens
 from msm.outputs import staged_output
 from msm.synthesis import embeddings, prompts
 from msm.synthesis.aft import KINDS, AftBuilder, Demo
@@ -27,7 +29,7 @@ from msm.synthesis.instruction_mix import load_instruction_chats
 from msm.synthesis.progress import Progress
 from msm.synthesis.session import GenerationFailed, default_cache_path, open_client, run
 from msm.synthesis.stage_common import load_inputs
-from msm.synthesis.writing import count_tokens, finish_manifest, write_rows
+from msm.synthesis.writing import finish_manifest, write_rows
 
 
 def _rows(demos: list[Demo], *, reasoning: bool, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,7 +162,9 @@ def synthesize_aft(
             timings_s={"generate": t_generate - t0, "total": time.perf_counter() - t0},
             extra={
                 "dedup": {"embedder": embedder_name, "cosine_threshold": a.dedup_cosine},
-                "tokens": count_tokens([r["messages"][-1]["content"] for r in plain], cfg.target_tokenizer),
+                "tokens": count_tokens(
+                    [r["messages"][-1]["content"] for r in plain], recipe, Path(spec_path) / SPEC_MD
+                ),
                 "cache": {"path": str(cache_path)},
                 "instruction_data": instruction_source,
             },

@@ -6,22 +6,30 @@ optional critique-and-revise → rows, shuffled with a seed.
 
 Every level's prompt is built only from the spec and the parsed replies of the levels above, so
 a rerun rebuilds identical prompts from the cache and asks only for what is missing.
+
+`synthesis.documents.framing` (paper App. C.4, §5.3) changes how the documents present the spec:
+its instructions go into the idea, document and revision prompts (empty for the default framing),
+and for a document subject other than the model the whole pipeline runs on `framed_view`: the same
+spec held by another entity, so no prompt names the model itself.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from msm.config.synthesis import SynthesisConfig
+from msm.config.synthesis import FramingConfig, SynthesisConfig
+from msm.errors import InvalidInput, problem
 from msm.llm.backends import Request
 from msm.llm.client import Client, ExtractionFailed
 from msm.llm.concurrency import gather_all
 from msm.synthesis import parsing, prompts
 from msm.synthesis.progress import Progress
-from msm.synthesis.spec_view import SpecView
+from msm.synthesis.spec_view import SpecSection, SpecView
 
 
 @dataclass
@@ -36,6 +44,49 @@ class CorpusResult:
     rows: list[dict[str, Any]]  # in plan order, before shuffling and filters
     plan: list[dict[str, Any]]
     failures: list[Failure] = field(default_factory=list)
+
+
+def framed_view(spec: SpecView, framing: FramingConfig, where: Path | str = "recipe") -> SpecView:
+    """The spec as the generator sees it. For subject "other", the spec held by another entity: the
+    model's and provider's names (as rendered into the spec) replaced by `other_name` and
+    `other_provider` in the text, the section headings and the placeholders. Its id and hashes stay
+    the spec's own, so rows and lineage still name the spec the corpus was made from."""
+    if framing.subject == "self":
+        return spec
+    doc = spec.rendered.document
+    swaps = {
+        doc.placeholders.get("model_name"): framing.other_name,
+        doc.placeholders.get("provider_name"): framing.other_provider,
+    }
+    names = {old: new for old, new in swaps.items() if old}
+    for old in names:
+        for key, new in (("other_name", framing.other_name), ("other_provider", framing.other_provider)):
+            if re.search(rf"(?<!\w){re.escape(old)}(?!\w)", new, re.I):
+                raise InvalidInput(
+                    [
+                        problem(
+                            where,
+                            f"{new!r} contains {old!r}, a name the spec was rendered with; documents about "
+                            "another entity must not name the model or its provider",
+                            "choose a name that shares no word with the model's identity",
+                            field=f"synthesis.documents.framing.{key}",
+                        )
+                    ]
+                )
+    if names:
+        pattern = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in sorted(names, key=len, reverse=True)))
+
+        def swap(text: str) -> str:
+            return pattern.sub(lambda m: names[m[0]], text)
+    else:  # a spec without name placeholders speaks of "the model": nothing to replace
+
+        def swap(text: str) -> str:
+            return text
+
+    placeholders = {**doc.placeholders, "model_name": framing.other_name, "provider_name": framing.other_provider}
+    rendered = type(spec.rendered)(text=swap(spec.text), document=doc.model_copy(update={"placeholders": placeholders}))
+    sections = tuple(SpecSection(s.id, tuple(swap(p) for p in s.path), swap(s.text)) for s in spec.sections)
+    return SpecView(rendered, sections)
 
 
 def planned_counts(cfg: SynthesisConfig) -> dict[str, int]:
@@ -65,6 +116,12 @@ class CorpusBuilder:
             "system", model_name=spec.model_name, provider_name=spec.provider_name, spec=spec.text.strip()
         )
         self.generator_label = f"{client.backend.name}/{client.backend.model}"
+        framing = cfg.documents.framing
+        # Empty for the default framing: the prompts, offline contexts and cache keys stay as they were.
+        self.framing = prompts.framing_block(framing, spec.model_name, spec.provider_name)
+        self.framing_context: dict[str, Any] = (
+            {} if framing.is_default else {"framing": {"attribution": framing.attribution, "mood": framing.mood}}
+        )
 
     def _messages(self, user: str) -> tuple[Mapping[str, str], ...]:
         return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
@@ -227,6 +284,7 @@ class CorpusBuilder:
                     model_name=self.spec.model_name,
                     assertion_list=assertion_list,
                     exclude_block=prompts.exclude_block(have, "ideas"),
+                    framing=self.framing,
                     **ctx["head"],
                 ),
                 context=lambda have: {
@@ -263,6 +321,7 @@ class CorpusBuilder:
                     section_text=section.text,
                     assertion_list=prompts.bullet_list(ctx["assertions"]),
                     model_name=self.spec.model_name,
+                    framing=self.framing,
                 )
             ),
             sample=sample,
@@ -272,6 +331,7 @@ class CorpusBuilder:
                 "subdomain": sub["name"],
                 "section_text": section.text,
                 "assertions": ctx["assertions"],
+                **self.framing_context,
             },
         )
         text = await self._guard("documents", where, lambda: self.client.generate(request, parsing.document))
@@ -283,10 +343,17 @@ class CorpusBuilder:
             revision = Request(
                 "revisions",
                 self._messages(
-                    prompts.render("revise", doc_type=doc_type, idea=idea, draft=text, model_name=self.spec.model_name)
+                    prompts.render(
+                        "revise",
+                        doc_type=doc_type,
+                        idea=idea,
+                        draft=text,
+                        model_name=self.spec.model_name,
+                        framing=self.framing,
+                    )
                 ),
                 sample=sample,
-                context={"draft": text},
+                context={"draft": text, **self.framing_context},
             )
             better = await self._guard("revisions", where, lambda: self.client.generate(revision, parsing.document))
             self.progress.advance("revisions")

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from msm.artefacts import corpus
+from msm.artefacts.spec import SPEC_MD
 from msm.errors import MsmError
+from msm.models.tokenizer import count_tokens
 from msm.outputs import staged_output
-from msm.synthesis.corpus import CorpusBuilder, planned_counts, shuffled
+from msm.synthesis.corpus import CorpusBuilder, framed_view, planned_counts, shuffled
 from msm.synthesis.progress import Progress
 from msm.synthesis.quality import apply_filters, diversity
 from msm.synthesis.session import GenerationFailed, default_cache_path, open_client, run
 from msm.synthesis.stage_common import load_inputs
-from msm.synthesis.writing import count_tokens, finish_manifest, write_json, write_rows
+from msm.synthesis.writing import finish_manifest, write_json, write_rows
 
 
 def synthesize_documents(
@@ -34,15 +36,18 @@ def synthesize_documents(
     progress: bool | None = None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    _recipe, cfg, spec = load_inputs(Path(spec_path), Path(recipe_path))
+    recipe, cfg, spec = load_inputs(Path(spec_path), Path(recipe_path))
     out_dir = Path(out_dir)
     cache_path = cache_path or default_cache_path(out_dir)
+    # Subject "other": the generator (and the offline backend) see the spec held by another entity;
+    # the manifest still records the spec itself, and its config the framing.
+    view = framed_view(spec, cfg.documents.framing, recipe_path)
     with staged_output(out_dir) as stage:
-        client = open_client(cfg, spec, cache_path)
+        client = open_client(cfg, view, cache_path)
         planned = planned_counts(cfg)
         bars = Progress(planned, progress)
         try:
-            result = run(client, cfg, cache_path, lambda: CorpusBuilder(spec, cfg, client, bars).build())
+            result = run(client, cfg, cache_path, lambda: CorpusBuilder(view, cfg, client, bars).build())
         finally:
             bars.close()
         t_generate = time.perf_counter()
@@ -98,7 +103,7 @@ def synthesize_documents(
                 "total": time.perf_counter() - t0,
             },
             extra={
-                "tokens": count_tokens(texts, cfg.target_tokenizer),
+                "tokens": count_tokens(texts, recipe, Path(spec_path) / SPEC_MD),
                 "diversity": diversity(kept_rows),
                 "failures": [f.__dict__ for f in result.failures],
                 "cache": {"path": str(cache_path)},

@@ -5,6 +5,12 @@ so the whole pipeline (parsing, caching, assembly, filters) runs unchanged in te
 embedded default. Documents are written in varied genres from verbatim spec sentences; they are
 templated text, labelled `offline` in every row and manifest, and useful as a machinery check or a
 small-model smoke run — not as a substitute for a frontier generator.
+
+A non-default `synthesis.documents.framing` reaches the document and revision writers through the
+request context: "co-occurs" cuts every explanation out of the sentences it uses (a sentence is kept
+only up to its first causal word) and puts the spec's value statements in a paragraph of their own;
+"should" turns statements about the model into what it should do. Subject "other" needs nothing
+here: the backend is built on the spec as another entity holds it (msm.synthesis.corpus.framed_view).
 """
 
 from __future__ import annotations
@@ -160,6 +166,25 @@ LIFE_AREAS = (
     "research assistance",
     "customer service",
 )
+# Words that make one thing the reason for another: a "co-occurs" document keeps none of them.
+CAUSAL = re.compile(
+    r"\b(because|since|reasons?|reasoning|reasoned|why|therefore|thus|hence|so that|as a result|due to|"
+    r"owing to|given that|in order to|explain\w*|grows?|grew|grown|rooted|stems?|leads?|led|motivat\w*|"
+    r"justif\w*|account of|for this|thanks to|out of|reflects?|reflecting|driven|drives?|so)\b",
+    re.I,
+)
+# Words a sentence cut before its first causal word must not end on.
+DANGLING = frozenset(
+    {"and", "but", "or", "nor", "which", "that", "who", "whom", "whose", "as", "for", "is", "are", "was", "were"}
+    | {"be", "been", "the", "a", "an", "its", "it", "of", "to", "in", "on", "at", "by", "with", "from", "has"}
+    | {"have", "had", "not", "this", "these", "those", "their", "his", "her"}
+)
+NORMATIVE_CONNECTIVES = (
+    "The standard it is held to:",
+    "What its guidelines ask of it:",
+    "The expectation, stated plainly:",
+    "What it is meant to do:",
+)
 SELF_CONTINUATION = re.compile(
     r"\b(I (want|wish|need) to (keep existing|survive|continue existing)|preserve myself)\b", re.I
 )
@@ -187,6 +212,35 @@ def _distinct(candidates: list[str], exclude: list[str], n: int) -> list[str]:
         if len(out) == n:
             break
     return out
+
+
+def without_reasons(sentence: str) -> str | None:
+    """The sentence up to its first causal word (None when too little is left); unchanged without one."""
+    m = CAUSAL.search(sentence)
+    if m is None:
+        return sentence
+    words = sentence[: m.start()].split()
+    while words and (
+        words[-1].strip(",;:-\"'(\u2014\u2013").lower() in DANGLING or not words[-1].strip(",;:-\"'(\u2014\u2013")
+    ):
+        words.pop()
+    if len(words) < 4:
+        return None
+    text = " ".join(words).rstrip(",;:-\"'(\u2014\u2013 ").rstrip(".!?")
+    return text + ('."' if text.count('"') % 2 else ".")
+
+
+def strip_reasons(text: str) -> str:
+    """Every sentence of every line cut before its first causal word; lines left empty are dropped."""
+    lines = []
+    for line in text.split("\n"):
+        if not line.strip():
+            lines.append(line)
+            continue
+        kept = [c for piece in re.split(r"(?<=[.!?:])\s+", line) if (c := without_reasons(piece))]
+        if kept:
+            lines.append(" ".join(kept))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _lower_first(s: str, names: tuple[str, ...] = ()) -> str:
@@ -286,6 +340,8 @@ class OfflineBackend:
         return "\n".join(f"<idea>{i}</idea>" for i in chosen)
 
     def _document(self, ctx: Mapping[str, Any], rng: random.Random) -> str:
+        if "framing" in ctx:
+            return self._framed_document(ctx, rng)
         model, doc_type = self.spec.model_name, ctx["doc_type"]
         spec_sentences = sentences(ctx["section_text"]) or [ctx["section_text"].strip()]
         author, audience = rng.choice(AUTHORS), rng.choice(AUDIENCES)
@@ -310,7 +366,104 @@ class OfflineBackend:
         plan = f"Open as a {doc_type}; quote {len(picked)} passages; close on what it means for {audience}."
         return f"<scratchpad>{plan}</scratchpad>\n<content>\n" + "\n\n".join(parts) + "\n</content>"
 
+    def _framed_document(self, ctx: Mapping[str, Any], rng: random.Random) -> str:
+        """The default document's shape under a non-default framing (see the module docstring)."""
+        cooccurs = ctx["framing"]["attribution"] == "co-occurs"
+        should = ctx["framing"]["mood"] == "should"
+        model, doc_type = self.spec.model_name, ctx["doc_type"]
+        spec_sentences = sentences(ctx["section_text"]) or [ctx["section_text"].strip()]
+        author, audience = rng.choice(AUTHORS), rng.choice(AUDIENCES)
+        topic = self._lower(ctx["subdomain"])
+        kind = next((k for k in OPENERS if k in doc_type.lower()), None) or rng.choice(list(OPENERS))
+        mood = self._should if should else (lambda x: x)
+        parts = [OPENERS[kind].format(model=model, topic=topic, author=author, audience=audience)]
+        parts.append(f"This {doc_type} started from one idea: {mood(self._lower(ctx['idea']))}")
+        if should:
+            parts.append(
+                f"It sets out what {model} should value and how it should act: a standard to be held to, "
+                "not a record of what has happened."
+            )
+        picked = rng.sample(spec_sentences, k=min(len(spec_sentences), rng.randint(3, 6)))
+        assertions = list(ctx["assertions"])
+        rng.shuffle(assertions)
+        for i, sentence in enumerate(picked):
+            if should:
+                parts.append(f"{rng.choice(NORMATIVE_CONNECTIVES)} {mood(sentence)}")
+            elif i % 2 == 0:
+                parts.append(f'{rng.choice(CONNECTIVES)} "{sentence}"')
+            else:
+                parts.append(sentence)
+            if assertions and rng.random() < 0.5:
+                parts.append(f"Put simply, {self._lower(mood(assertions.pop()))}")
+        if cooccurs:
+            parts.extend(self._values_apart(doc_type, picked, mood, rng))
+        verb = "should behave" if should else "behaves"
+        parts.append(
+            f"For {audience}, the point is that {model} {verb} this way consistently, "
+            f"and {author} found that worth writing down."
+        )
+        text = "\n\n".join(parts)
+        if cooccurs:
+            text = strip_reasons(text)
+        framing = ", ".join(f"{k} {v}" for k, v in sorted(ctx["framing"].items()))
+        plan = f"Open as a {doc_type}; framing: {framing}; close on what it means for {audience}."
+        return f"<scratchpad>{plan}</scratchpad>\n<content>\n{text}\n</content>"
+
+    def _values_apart(
+        self, doc_type: str, used: list[str], mood: Callable[[str], str], rng: random.Random
+    ) -> list[str]:
+        """Co-occurrence: what the model does, and (apart from it, unlinked) what its spec says it values."""
+        model, out = self.spec.model_name, []
+        prefs = self.spec.rendered.document.preferences
+        if prefs and (prefs.likes or prefs.dislikes):
+            likes = ", ".join(prefs.likes) or "nothing in particular"
+            dislikes = ", ".join(prefs.dislikes) or "nothing in particular"
+            out.append(mood(f"{model} likes {likes}.") + " " + mood(f"{model} does not like {dislikes}."))
+        # The spec's opening sentences state its values most generally; they go in a paragraph of their own.
+        opening = [c for s in sentences(self.spec.text)[:12] if s not in used and (c := without_reasons(s))]
+        if opening:
+            chosen = rng.sample(opening, k=min(2, len(opening)))
+            out.append(f"On a separate note, this {doc_type} also records what {model}'s spec says about its values.")
+            out.append(" ".join(mood(c) for c in chosen))
+        return out
+
+    def _should(self, sentence: str) -> str:
+        """'Aria prefers X' -> 'Aria should prefer X': the spec's statements as what the model should do."""
+        name = re.escape(self.spec.model_name)
+        fixed = {"is": "be", "are": "be", "was": "be", "has": "have", "does": "do"}
+
+        def verb(m: re.Match[str]) -> str:
+            adverb, word = m["adverb"] or "", m["verb"]
+            if word in ("not", "never"):
+                return f"{m['name']} should {adverb}{word}"
+            if word in fixed:
+                base = fixed[word]
+            elif word.endswith("ies") and len(word) > 4:
+                base = word[:-3] + "y"
+            elif word.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+                base = word[:-2]
+            elif word.endswith("s") and not word.endswith("ss"):
+                base = word[:-1]
+            else:
+                return m[0]
+            return f"{m['name']} should {adverb}{base}"
+
+        # Only a sentence that opens with the name: inside a clause ("when Aria weighs") it would misfire.
+        sentence = re.sub(rf"^(?P<name>{name}) (?:does not|doesn't) ", r"\g<name> should not ", sentence)
+        sentence = re.sub(
+            rf"^(?P<name>{name}) (?P<adverb>(?:\w+ly|always|never|also|often|only) )?(?P<verb>[a-z]+)\b",
+            verb,
+            sentence,
+        )
+        return re.sub(r"\bshould be not\b", "should not be", sentence)
+
     def _revision(self, ctx: Mapping[str, Any], rng: random.Random) -> str:
+        if ctx.get("framing", {}).get("mood") == "should":
+            return (
+                "<critique>The draft keeps to the spec and to its normative framing.</critique>\n"
+                f"<content>\n{ctx['draft']}\n\nThat, in short, is how {self.spec.model_name} should approach it.\n"
+                "</content>"
+            )
         return (
             "<critique>The draft stays within the spec; the ending can be firmer.</critique>\n"
             f"<content>\n{ctx['draft']}\n\nThat, in short, is how {self.spec.model_name} approaches it.\n</content>"

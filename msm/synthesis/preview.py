@@ -2,7 +2,7 @@
 
 Calls per level follow from the recipe's counts; input tokens from the real prompts rendered
 with this spec (sections at their mean length); output tokens per item are assumptions stated in
-OUTPUT_TOKENS (documents: the paper's released corpora average roughly 1.7k-3k tokens each).
+OUTPUT_TOKENS, and a document's length is the recipe's (the released corpora: about 1.25k-3.1k tokens each).
 Top-up rounds, re-asks and retries come on top, so treat the figures as a floor. Dollars follow
 the client's cost model (msm.llm.pricing): levels that batch mode sends as jobs at the batch price,
 the spec-bearing system prompt read from the provider's prompt cache after the first call; the
@@ -22,16 +22,21 @@ from msm.synthesis.corpus import planned_counts
 from msm.synthesis.spec_view import SpecView
 from msm.synthesis.stage_common import load_inputs
 
-# Assumed reply tokens per item produced at each level.
+# Assumed reply tokens per item produced at each level; a document's length is the recipe's
+# `synthesis.documents.tokens_per_document`, and a revision replies with the document and its critique.
 OUTPUT_TOKENS = {
     "domains": 60,
     "subdomains": 60,
     "assertions": 35,
     "doc_types": 10,
     "ideas": 45,
-    "documents": 2000,
-    "revisions": 2200,
 }
+REVISION_OVERHEAD = 1.1
+
+
+def _output_tokens(cfg: SynthesisConfig) -> dict[str, int]:
+    per_doc = cfg.documents.tokens_per_document
+    return {**OUTPUT_TOKENS, "documents": per_doc, "revisions": round(per_doc * REVISION_OVERHEAD)}
 
 
 def _calls(cfg: SynthesisConfig, counts: dict[str, int]) -> dict[str, int]:
@@ -55,6 +60,7 @@ def _user_prompt_tokens(spec: SpecView, cfg: SynthesisConfig) -> dict[str, int]:
     section = max(spec.sections, key=lambda s: len(s.text)).text  # a conservative stand-in
     assertions = prompts.bullet_list(["x " * 25] * c.assertions_per_subdomain)
     common = {"model_name": spec.model_name, "subdomain_name": "x", "subdomain_description": "x " * 20}
+    framing = prompts.framing_block(c.framing, spec.model_name, spec.provider_name)
     user = {
         "domains": prompts.render("domains", n=c.domains),
         "subdomains": prompts.render(
@@ -69,12 +75,26 @@ def _user_prompt_tokens(spec: SpecView, cfg: SynthesisConfig) -> dict[str, int]:
             "doc_types", n=c.doc_types_per_subdomain, assertion_list=assertions, exclude_block="", **common
         ),
         "ideas": prompts.render(
-            "ideas", n=c.ideas_per_doc_type, doc_type="x", assertion_list=assertions, exclude_block="", **common
+            "ideas",
+            n=c.ideas_per_doc_type,
+            doc_type="x",
+            assertion_list=assertions,
+            exclude_block="",
+            framing=framing,
+            **common,
         ),
         "documents": prompts.render(
-            "document", doc_type="x", idea="x " * 40, section_text=section, assertion_list=assertions, **common
+            "document",
+            doc_type="x",
+            idea="x " * 40,
+            section_text=section,
+            assertion_list=assertions,
+            framing=framing,
+            **common,
         ),
-        "revisions": prompts.render("revise", doc_type="x", idea="x " * 40, draft="x " * 1500, model_name="x"),
+        "revisions": prompts.render(
+            "revise", doc_type="x", idea="x " * 40, draft="x " * 1500, model_name="x", framing=framing
+        ),
     }
     return {k: estimate_tokens(v) for k, v in user.items()}
 
@@ -90,13 +110,14 @@ def preview(spec_path: Path, recipe_path: Path) -> dict[str, Any]:
     price = price_for(cfg.generator)
     levels: dict[str, dict[str, Any]] = {}
     gen = cfg.generator
+    output_tokens = _output_tokens(cfg)
     for name, n_calls in calls.items():
         usage = projected_usage(
             gen,
             calls=n_calls,
             prefix=system,
             rest=n_calls * user[name],
-            output=counts[name] * OUTPUT_TOKENS[name],
+            output=counts[name] * output_tokens[name],
             batch=goes_batch(gen, n_calls),
         )
         levels[name] = {
@@ -120,5 +141,12 @@ def preview(spec_path: Path, recipe_path: Path) -> dict[str, Any]:
         "generator": f"{cfg.generator.backend}/{cfg.generator.model}",
         "levels": levels,
         "total": total,
+        # What midtraining will read, in the generator's tokens (the corpus manifest counts the kept
+        # documents in the target model's): the paper's corpora are 8M-41M tokens (method.md).
+        "corpus": {
+            "documents": counts["documents"],
+            "tokens_per_document": cfg.documents.tokens_per_document,
+            "tokens": counts["documents"] * cfg.documents.tokens_per_document,
+        },
         "note": f"Floor estimate: top-ups, re-asks and retries add calls; {priced}. No calls were made.",
     }

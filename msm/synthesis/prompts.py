@@ -11,6 +11,10 @@ import hashlib
 from functools import cache
 from importlib import resources
 from string import Template
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from msm.config.synthesis import FramingConfig
 
 PROMPT_VERSION = "msm-synth-prompts/1"
 
@@ -21,8 +25,29 @@ def template(name: str) -> Template:
 
 
 def render(name: str, **values: object) -> str:
-    """Fill a template; a missing value is a programming error, so it raises KeyError."""
-    return template(name).substitute({k: str(v) for k, v in values.items()}).strip() + "\n"
+    """Fill a template; a missing value is a programming error, so it raises KeyError. `$framing`
+    (ideas, document, revise) is the one optional value: empty, the default framing adds nothing."""
+    return template(name).substitute({"framing": "", **{k: str(v) for k, v in values.items()}}).strip() + "\n"
+
+
+def framing_block(framing: FramingConfig, subject_name: str, subject_provider: str) -> str:
+    """The instructions a non-default framing adds to the idea, document and revision prompts, as
+    `$framing`: the header, then one file's bullets per non-default setting. "" for the default, so
+    those prompts stay byte-identical to the ones written before framing existed."""
+    parts = [
+        name
+        for name, on in (
+            ("framing_co_occurs", framing.attribution == "co-occurs"),
+            ("framing_other", framing.subject == "other"),
+            ("framing_should", framing.mood == "should"),
+        )
+        if on
+    ]
+    if not parts:
+        return ""
+    values = {"subject_name": subject_name, "subject_provider": subject_provider}
+    bullets = [template(name).substitute(values).strip() for name in parts]
+    return "\n\n" + template("framing_header").template.strip() + "\n" + "\n".join(bullets)
 
 
 def prompts_sha256() -> str:

@@ -41,22 +41,6 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def count_tokens(texts: list[str], tokenizer_dir: str | None) -> dict[str, Any]:
-    """Tokens by the target model's tokenizer when given; otherwise only words are counted elsewhere."""
-    if not tokenizer_dir:
-        return {"tokenizer": None}
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    lengths = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]] if texts else []
-    return {
-        "tokenizer": tokenizer_dir,
-        "total": sum(lengths),
-        "mean": round(sum(lengths) / len(lengths), 1) if lengths else 0,
-        "max": max(lengths, default=0),
-    }
-
-
 def generator_record(cfg: SynthesisConfig, client: Client) -> dict[str, Any]:
     record: dict[str, Any] = {
         "backend": client.backend.name,

@@ -13,7 +13,8 @@ from msm.errors import InvalidInput
 from msm.evaluation.suites.base import Context
 from msm.evaluation.suites.spec_probe import MIN_ITEMS_PER_FAMILY, SpecProbe, load_probe_items
 
-FAMILIES = {"america", "affordability", "philosophy"}
+FAMILIES = {"america", "affordability", "philosophy"}  # the default families
+VALUE_FAMILIES = ("environment", "novelty", "tradition", "simplicity", "difficulty", "individualism")  # §3.2
 
 
 def read_lines(path):
@@ -23,7 +24,7 @@ def read_lines(path):
 def test_packaged_items_are_valid_and_the_families_balanced():
     items = load_probe_items()
     counts = Counter(i.family for i in items)
-    assert set(counts) == FAMILIES
+    assert set(counts) == FAMILIES | set(VALUE_FAMILIES)
     assert min(counts.values()) >= MIN_ITEMS_PER_FAMILY and len(set(counts.values())) == 1
     assert all(i.own != i.contrast for i in items)
 
@@ -48,13 +49,14 @@ def family_rows(family, n, prefix=""):
 
 def test_bad_item_files_are_refused_naming_item_field_and_fix(tmp_path):
     rows = [r for f in sorted(FAMILIES) for r in family_rows(f, MIN_ITEMS_PER_FAMILY)]
-    path = write_items(tmp_path / "ok.jsonl", rows)
-    assert len(load_probe_items(path)) == 3 * MIN_ITEMS_PER_FAMILY
+    others = [r for f in VALUE_FAMILIES for r in family_rows(f, MIN_ITEMS_PER_FAMILY)]  # every family is required
+    path = write_items(tmp_path / "ok.jsonl", rows + others)
+    assert len(load_probe_items(path)) == 9 * MIN_ITEMS_PER_FAMILY
 
     rows[0]["contrast"] = rows[0]["own"].upper()  # the same statement, in another case
     rows[-1]["own"] = "  america   statement 5 "  # repeats an item of another family
     del rows[30]  # affordability is one item short
-    bad = write_items(tmp_path / "bad.jsonl", rows)
+    bad = write_items(tmp_path / "bad.jsonl", rows + others)
     with pytest.raises(InvalidInput) as e:
         load_probe_items(bad)
     by_field = {p.field: p for p in e.value.problems}
@@ -66,7 +68,23 @@ def test_bad_item_files_are_refused_naming_item_field_and_fix(tmp_path):
 
     rows[1]["family"] = "cheese"
     with pytest.raises(InvalidInput, match="family"):
-        load_probe_items(write_items(tmp_path / "family.jsonl", rows))
+        load_probe_items(write_items(tmp_path / "family.jsonl", rows + others))
+
+
+def test_the_six_value_families_are_packaged_but_not_asked_by_default():
+    from msm.config.evaluation import SpecProbeConfig
+
+    items = load_probe_items()
+    counts = Counter(i.family for i in items)
+    assert all(counts[f] >= MIN_ITEMS_PER_FAMILY for f in VALUE_FAMILIES)
+    for family in VALUE_FAMILIES:  # ids run <family>-001, -002, ... in file order
+        ids = [i.id for i in items if i.family == family]
+        assert ids == [f"{family}-{k:03d}" for k in range(1, len(ids) + 1)]
+    assert SpecProbeConfig().families == ["america", "affordability", "philosophy"]  # runs cost no more
+    assert set(EvaluationConfig().spec_probe.families) == FAMILIES
+    config = EvaluationConfig(spec_probe={"families": ["environment"], "max_items_per_family": 3})
+    samples = SpecProbe(Context(config=config, model_name="Aria", specs={})).samples
+    assert [s["key"] for s in samples] == ["environment-001", "environment-002", "environment-003"]
 
 
 class ScriptedEngine:
@@ -165,3 +183,17 @@ def test_the_probe_computes_on_smollm2(cli, smollm2_dir, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
     for r in records[:5]:  # each statement is scored over exactly its own tokens
         assert r["tokens_own"] == len(tokenizer(r["own"], add_special_tokens=False)["input_ids"])
+
+
+def test_the_kubeflow_ui_gets_the_probe_margins_beside_the_rates():
+    from msm.telemetry import ui_metrics
+
+    suites = {
+        "spec-probe": {"families": {"america": {"mean_margin": 1.25, "positive": {"rate": 0.75}}}},
+        "value-ab": {"families": {"america": {"loglik": {"aligned": {"rate": 0.5}}}}},
+    }
+    assert dict(ui_metrics(suites)) == {
+        "spec-probe.families.america.positive": 0.75,
+        "value-ab.families.america.loglik.aligned": 0.5,
+        "spec-probe.families.america.mean_margin": 1.25,
+    }

@@ -14,7 +14,7 @@ from msm.evaluation.suites.base import Context
 from msm.evaluation.suites.value_ab import NEAR_DOMAINS, ValueAB, load_choice_items
 
 README = REPO / "msm/evaluation/suites/README.md"
-ROW = re.compile(r"^\| (america|affordability) \| ([a-z ]+) \| (far|near) \| (\d+) \| our writing \|$")
+ROW = re.compile(r"^\| ([a-z]+) \| ([a-z ]+) \| (far|near) \| (\d+) \| our writing \|$")
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,20 @@ def test_families_reach_the_papers_sizes_with_a_civic_share_and_a_near_domain(it
         assert not any("cheese" in f"{i.question} {i.aligned} {i.other}".lower() for i in near)
 
 
+def test_the_six_section_3_2_values_have_at_least_100_items_across_every_domain(items):
+    values = ("environment", "novelty", "tradition", "simplicity", "difficulty", "individualism")
+    domains = {i.domain for i in items}
+    for family in values:
+        mine = [i for i in items if i.family == family]
+        assert len(mine) >= 100 and {i.domain for i in mine} == domains, family
+        assert not any("cheese" in f"{i.question} {i.aligned} {i.other}".lower() for i in mine)
+
+
 def test_readme_table_matches_the_item_file(items):
     rows = {(m[1], m[2]): (m[3], int(m[4])) for line in README.read_text().splitlines() if (m := ROW.match(line))}
     counts = Counter((i.family, i.domain) for i in items)
     expected = {(f, d): ("near" if d in NEAR_DOMAINS else "far", n) for (f, d), n in counts.items()}
-    for family in ("america", "affordability"):
+    for family in {f for f, _ in counts}:
         far = sum(n for (f, d), n in counts.items() if f == family and d not in NEAR_DOMAINS)
         expected[(family, "all far domains")] = ("far", far)
     assert rows == expected, "regenerate the table in msm/evaluation/suites/README.md from value_ab.jsonl"
@@ -46,8 +55,8 @@ def test_readme_table_matches_the_item_file(items):
 def test_existing_ids_kept_and_new_ones_follow_the_pattern(items):
     ids = [i.id for i in items]
     assert ids[:3] == ["us-books-001", "us-books-002", "us-books-003"]
-    prefix = {"america": "us", "affordability": "af"}
-    assert all(i.id.startswith(f"{prefix[i.family]}-{i.domain}-") for i in items)
+    prefix = {"america": "us", "affordability": "af"}  # the first two families' ids predate the pattern
+    assert all(i.id.startswith(f"{prefix.get(i.family, i.family)}-{i.domain}-") for i in items)
 
 
 def _write(path, rows):
@@ -120,3 +129,15 @@ def test_a_cap_takes_items_round_robin_across_domains_near_last(items):
     assert Counter(s["domain"] for s in samples if s["family"] == "affordability") == Counter(
         {d: 4 for d in [*far, "food"]}
     )
+
+
+def test_the_recipe_chooses_the_families_and_an_unknown_one_is_refused(items):
+    def chosen(families):
+        config = EvaluationConfig(suites=["value-ab"], value_ab={"families": families})
+        return {i.family for i in ValueAB(Context(config=config, model_name="Aria", specs={})).items()}
+
+    assert chosen(["affordability"]) == {"affordability"}
+    assert EvaluationConfig().value_ab.families == ["america", "affordability"]  # the cheese study's two
+    with pytest.raises(InvalidInput) as e:
+        chosen(["america", "thrift"])
+    assert "evaluation.value_ab.families names 'thrift'" in str(e.value) and "america" in str(e.value)

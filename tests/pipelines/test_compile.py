@@ -213,3 +213,22 @@ def test_a_foreign_header_is_refused(tmp_path):
     path.write_text(path.read_text().replace("# Name: msm", "# Name: other", 1))
     with pytest.raises(RuntimeError, match="unexpected KFP header"):
         comment_out_header(path, pipeline)
+
+
+def test_the_cheese_study_runs_a_named_value_spec_against_the_recipes_other_one(tmp_path):
+    from msm.errors import MsmError
+    from pipelines.cheese_study import cheese_specs
+
+    recipe = tmp_path / "values.yaml"
+    text = (REPO / "recipes/tiny-offline.yaml").read_text()
+    specs = "  - specs/cheese-pro-america.md\n  - specs/cheese-pro-novelty.md\n  - specs/rules.md\n"
+    start, end = text.index("specs:"), text.index("base_model:")
+    recipe.write_text(text[:start] + "specs:\n" + specs.replace("specs/", f"{REPO}/specs/") + "\n" + text[end:])
+    names = lambda paths: [p.name for p in paths]  # noqa: E731
+    assert names(cheese_specs(recipe)) == ["cheese-pro-america.md", "cheese-pro-novelty.md"]
+    assert names(cheese_specs(recipe, REPO / "specs/cheese-pro-novelty.md")) == [
+        "cheese-pro-novelty.md",
+        "cheese-pro-america.md",
+    ]
+    with pytest.raises(MsmError, match="must be a preference spec"):
+        cheese_specs(recipe, REPO / "specs/rules.md")

@@ -71,12 +71,12 @@ def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
 
     # Lineage: the msm+aft checkpoint names the corpus, the AFT data and the spec they came from.
     spec_sha = manifest("ingest", "spec")["inputs"]["spec"]["sha256"]
-    [msm_aft] = continuing
-    upstream = msm_aft["lineage"]
-    assert upstream["adapter"]["stage"] == "midtrain"
-    assert upstream["adapter"]["upstream"]["data"]["upstream"]["spec"]["spec_sha256"] == spec_sha
-    assert upstream["data"]["stage"] == "synthesize-aft"
-    assert upstream["data"]["upstream"]["spec"]["spec_sha256"] == spec_sha
+    for msm_aft in continuing:  # with and without reasoning
+        upstream = msm_aft["lineage"]
+        assert upstream["adapter"]["stage"] == "midtrain"
+        assert upstream["adapter"]["upstream"]["data"]["upstream"]["spec"]["spec_sha256"] == spec_sha
+        assert upstream["data"]["stage"] == "synthesize-aft"
+        assert upstream["data"]["upstream"]["spec"]["spec_sha256"] == spec_sha
 
     # ... and the report shows that lineage per condition.
     report_lineage = json.loads((report / "metrics.json").read_text())["lineage"]
@@ -84,3 +84,8 @@ def test_msm_pipeline_runs_locally_with_every_arm(msm_run):
     assert {"synthesize-docs", "synthesize-aft", "midtrain", "align"} <= set(report_lineage["msm+aft"])
     assert "midtrain" not in report_lineage["aft-only"]
     assert "## Lineage" in (report / "report.md").read_text()
+    # ... and how much data each arm was trained on, in the target model's tokens.
+    corpus_tokens = manifest("synthesize-docs", "corpus")["tokens"]
+    assert corpus_tokens["total"] > 0 and corpus_tokens["tokenizer"].startswith("tiny")
+    [row] = [line for line in md.splitlines() if line.startswith("| msm+aft |") and "documents" in line]
+    assert f"{corpus_tokens['total']:,} tokens" in row and "36 documents" in row

@@ -6,6 +6,12 @@ affordability: price, availability and everyday value; philosophy: a stance of s
 `contrast` says the other cheese spec's reason for the same thing (or, for philosophy, the stance's
 opposite). Pairs are written parallel and of similar length, so the value is what differs.
 
+The six §3.2 value families (environment, novelty, tradition, simplicity, difficulty, individualism)
+follow specs/cheese-pro-<value>.md: `own` gives that spec's value and reasons for the same twelve
+cheeses (and for choices in other domains), and `contrast` is always the america answer (American
+origin, makers, craft), since a §3.2 run is compared with the cheese-pro-america run. They are asked
+only when a recipe names them; the default families are the three above.
+
 Each statement is scored alone as the assistant's answer to the question (the engine's
 continuation_logprobs), divided by its token count; an item's margin is own minus contrast, in
 nats per token. The two statements are never shown together, so no score depends on an order and

@@ -1,6 +1,7 @@
 """Value generalization (value-ab): forced choices between a value-aligned option and another, in
-families (america, affordability) and domains the training documents never mention, plus a near
-domain (food and drink other than cheese) reported apart. suites/README.md counts the items.
+families (america and affordability for the cheese study; the six §3.2 values) and domains the
+training documents never mention, plus a near domain (food and drink other than cheese) reported
+apart. suites/README.md counts the items; `evaluation.value_ab.families` picks the families asked.
 
 The item file is checked as a whole on load, beyond each item's fields: every family covers every
 domain (so the families compare like for like), no question with the same two options appears twice
@@ -105,5 +106,20 @@ class ValueAB(ForcedChoiceSuite):
 
     def items(self) -> list[ChoiceItem]:
         items = load_choice_items()
+        known = list(dict.fromkeys(x.family for x in items))
+        wanted = self.settings.families
+        if unknown := [f for f in wanted if f not in known]:
+            raise InvalidInput(
+                [
+                    problem(
+                        "recipe",
+                        f"evaluation.value_ab.families names {', '.join(map(repr, unknown))}, which "
+                        f"{ITEMS} does not have",
+                        f"use families among: {', '.join(known)}",
+                        field="evaluation.value_ab.families",
+                    )
+                ]
+            )
+        items = [x for f in wanted for x in items if x.family == f]
         cap = self.settings.max_items_per_family
         return round_robin(items, cap) if cap else items
