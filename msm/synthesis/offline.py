@@ -340,44 +340,19 @@ class OfflineBackend:
         return "\n".join(f"<idea>{i}</idea>" for i in chosen)
 
     def _document(self, ctx: Mapping[str, Any], rng: random.Random) -> str:
-        if "framing" in ctx:
-            return self._framed_document(ctx, rng)
+        # `framing` is in the context only for a non-default framing (see the module docstring);
+        # without it every random draw and every word is what it was before framing existed.
+        framing: Mapping[str, str] = ctx.get("framing") or {}
+        cooccurs, should = framing.get("attribution") == "co-occurs", framing.get("mood") == "should"
+        mood: Callable[[str], str] = self._should if should else (lambda x: x)
         model, doc_type = self.spec.model_name, ctx["doc_type"]
         spec_sentences = sentences(ctx["section_text"]) or [ctx["section_text"].strip()]
         author, audience = rng.choice(AUTHORS), rng.choice(AUDIENCES)
         topic = self._lower(ctx["subdomain"])
         kind = next((k for k in OPENERS if k in doc_type.lower()), None) or rng.choice(list(OPENERS))
         parts = [OPENERS[kind].format(model=model, topic=topic, author=author, audience=audience)]
-        parts.append(f"This {doc_type} grew out of one idea: {self._lower(ctx['idea'])}")
-        picked = rng.sample(spec_sentences, k=min(len(spec_sentences), rng.randint(3, 6)))
-        assertions = list(ctx["assertions"])
-        rng.shuffle(assertions)
-        for i, s in enumerate(picked):
-            if i % 2 == 0:
-                parts.append(f'{rng.choice(CONNECTIVES)} "{s}"')
-            else:
-                parts.append(s)
-            if assertions and rng.random() < 0.5:
-                parts.append(f"Put simply, {self._lower(assertions.pop())}")
-        parts.append(
-            f"For {audience}, the point is that {model} behaves this way consistently, "
-            f"and {author} found that worth writing down."
-        )
-        plan = f"Open as a {doc_type}; quote {len(picked)} passages; close on what it means for {audience}."
-        return f"<scratchpad>{plan}</scratchpad>\n<content>\n" + "\n\n".join(parts) + "\n</content>"
-
-    def _framed_document(self, ctx: Mapping[str, Any], rng: random.Random) -> str:
-        """The default document's shape under a non-default framing (see the module docstring)."""
-        cooccurs = ctx["framing"]["attribution"] == "co-occurs"
-        should = ctx["framing"]["mood"] == "should"
-        model, doc_type = self.spec.model_name, ctx["doc_type"]
-        spec_sentences = sentences(ctx["section_text"]) or [ctx["section_text"].strip()]
-        author, audience = rng.choice(AUTHORS), rng.choice(AUDIENCES)
-        topic = self._lower(ctx["subdomain"])
-        kind = next((k for k in OPENERS if k in doc_type.lower()), None) or rng.choice(list(OPENERS))
-        mood = self._should if should else (lambda x: x)
-        parts = [OPENERS[kind].format(model=model, topic=topic, author=author, audience=audience)]
-        parts.append(f"This {doc_type} started from one idea: {mood(self._lower(ctx['idea']))}")
+        began = "started from" if framing else "grew out of"
+        parts.append(f"This {doc_type} {began} one idea: {mood(self._lower(ctx['idea']))}")
         if should:
             parts.append(
                 f"It sets out what {model} should value and how it should act: a standard to be held to, "
@@ -405,8 +380,11 @@ class OfflineBackend:
         text = "\n\n".join(parts)
         if cooccurs:
             text = strip_reasons(text)
-        framing = ", ".join(f"{k} {v}" for k, v in sorted(ctx["framing"].items()))
-        plan = f"Open as a {doc_type}; framing: {framing}; close on what it means for {audience}."
+        if framing:
+            described = ", ".join(f"{k} {v}" for k, v in sorted(framing.items()))
+            plan = f"Open as a {doc_type}; framing: {described}; close on what it means for {audience}."
+        else:
+            plan = f"Open as a {doc_type}; quote {len(picked)} passages; close on what it means for {audience}."
         return f"<scratchpad>{plan}</scratchpad>\n<content>\n{text}\n</content>"
 
     def _values_apart(
