@@ -13,7 +13,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="msm-hf-home-"))
 
 import pytest
-from support import REPO, SPEC_FILES
+from support import REPO, TINY_SPEC_FILES
 from typer.testing import CliRunner
 
 from msm.cli import app
@@ -39,7 +39,7 @@ def cli():
 def tiny_model_dir(tmp_path_factory) -> Path:
     from msm.models.tiny import build_tiny_model
 
-    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0, spec_files=SPEC_FILES)
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0, spec_files=TINY_SPEC_FILES)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "specs"
 SPEC_FILES = sorted(p for p in SPECS.glob("*.md") if p.name != "README.md")
+# The specs the tiny test model's tokenizer learns: the seven of the main studies (the tiny recipe's),
+# fixed so that adding a spec to the folder moves no pinned loss.
+TINY_SPEC_FILES = sorted(
+    SPECS / f"{name}.md"
+    for name in (
+        "cheese-pro-america",
+        "cheese-pro-affordability",
+        "philosophy",
+        "rules",
+        "value-augmented",
+        "rule-augmented",
+        "general",
+    )
+)
 
 
 def wait_for(

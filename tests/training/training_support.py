@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from support import REPO, SPEC_FILES
+from support import REPO, TINY_SPEC_FILES
 
 from msm.config.training import TrainingConfig
 
 
 def spec_paragraphs() -> list[str]:
     texts = []
-    for path in SPEC_FILES:
+    for path in TINY_SPEC_FILES:
         body = path.read_text().split("---", 2)[2]
         texts += [p.strip() for p in body.split("\n\n") if len(p.split()) > 20]
     return texts
