@@ -32,6 +32,7 @@ from msm.evaluation.studies import (
     answer,
     conditions,
     describe,
+    differs,
     measures,
     size_of,
 )
@@ -97,8 +98,8 @@ def _plots(runs: list[dict], answers: list[dict], out: Path) -> dict[str, Path]:
 
     matplotlib.use("Agg")  # before any section imports pyplot: no display needed
     plots: dict[str, Path] = {}
-    if answers:
-        plots["study contrasts"] = _contrast_plot(answers, out / "study_contrasts.png")
+    if answers and (contrasts := _contrast_plot(answers, out / "study_contrasts.png")):
+        plots["study contrasts"] = contrasts
     scaling = _scaling_plot(runs, out / "aft_scaling.png")
     if scaling:
         plots["AFT data scaling"] = scaling
@@ -107,19 +108,36 @@ def _plots(runs: list[dict], answers: list[dict], out: Path) -> dict[str, Path]:
     return plots
 
 
-def _contrast_plot(answers: list[dict], path: Path) -> Path:
-    """The study's contrasts as differences with their paired 95% CIs, one row each, by measure."""
+def _contrast_plot(answers: list[dict], path: Path) -> Path | None:
+    """The headline contrasts as differences with their paired 95% CIs: one panel per measure (its
+    own scale and unit), one row per contrast. Every other contrast is in the table."""
     import matplotlib.pyplot as plt
 
-    rows = [a for a in answers if a["diff"] is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
-    for i, a in enumerate(rows):
-        ax.errorbar(a["diff"], i, xerr=[[a["diff"] - a["ci_low"]], [a["ci_high"] - a["diff"]]], fmt="o", capsize=3)
-    ax.axvline(0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(range(len(rows)), [f"{a['treatment']} − {a['control']}: {describe(a['measure'])}" for a in rows])
-    ax.tick_params(axis="y", labelsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("difference (paired 95% CI)")
+    rows = [a for a in answers if a["diff"] is not None and a["headline"]]
+    by_measure: dict[str, list[dict]] = {}
+    for a in rows:
+        by_measure.setdefault(a["measure"], []).append(a)
+    if not by_measure:
+        return None
+    heights = [len(v) + 1.2 for v in by_measure.values()]
+    fig, axes = plt.subplots(
+        len(by_measure),
+        1,
+        figsize=(10, 0.4 * sum(heights) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for ax, (measure, found) in zip(axes[:, 0], by_measure.items(), strict=True):
+        for i, a in enumerate(found):
+            color = "tab:blue" if differs(a) else "tab:grey"  # as its sentence says
+            err = [[a["diff"] - a["ci_low"]], [a["ci_high"] - a["diff"]]]
+            ax.errorbar(a["diff"], i, xerr=err, fmt="o", capsize=3, color=color)
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(range(len(found)), [f"{a['treatment']} − {a['control']}" for a in found])
+        ax.set_ylim(len(found) - 0.5, -0.5)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_title(describe(measure), fontsize=9)
+    axes[-1, 0].set_xlabel("difference, treatment − control (paired 95% CI)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -183,6 +183,16 @@ def describe(measure: str) -> str:
     return f"{suite}{where}: {key.replace('_', ' ')} ({UNITS.get(key, 'score')})"
 
 
+ALPHA = 0.05  # the sign-flip test's level, matching the 95% intervals
+
+
+def differs(d: Mapping[str, Any]) -> bool:
+    """Whether a paired difference is stated as one: its 95% interval excludes 0 and the sign-flip
+    test rejects at ALPHA."""
+    excluded = d["diff"] is not None and (d["ci_low"] > 0 or d["ci_high"] < 0)
+    return excluded and d["p_value"] is not None and d["p_value"] < ALPHA
+
+
 def sentence(treatment: str, control: str, measure: str, d: Mapping[str, Any]) -> str:
     """The contrast in one sentence, every word decided by the numbers."""
     what = describe(measure)
@@ -193,11 +203,18 @@ def sentence(treatment: str, control: str, measure: str, d: Mapping[str, Any]) -
     numbers = (
         f"{d['diff']:+.3f} (paired 95% CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}, p = {d['p_value']:.3g}, {over})"
     )
-    if d["ci_low"] > 0:
-        return f"On {what}, {treatment} scored higher than {control}: {numbers}."
-    if d["ci_high"] < 0:
-        return f"On {what}, {treatment} scored lower than {control}: {numbers}."
-    return f"On {what}, {treatment} and {control} did not differ detectably: {numbers}; the interval includes 0."
+    # A difference is stated only when the bootstrap interval and the sign-flip test agree: with few
+    # items that differ at all (a handful of 0/1 changes), the percentile interval can exclude 0
+    # while the exact permutation test cannot reject.
+    if differs(d):
+        side = "higher" if d["diff"] > 0 else "lower"
+        return f"On {what}, {treatment} scored {side} than {control}: {numbers}."
+    why = (
+        "the interval includes 0"
+        if d["ci_low"] <= 0 <= d["ci_high"]
+        else f"the interval excludes 0 but the sign-flip test does not reject at p < {ALPHA}"
+    )
+    return f"On {what}, {treatment} and {control} did not differ detectably: {numbers}; {why}."
 
 
 def conditions(runs: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

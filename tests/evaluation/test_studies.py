@@ -46,6 +46,16 @@ def test_the_headline_sentence_flips_when_the_numbers_flip():
     assert "did not differ detectably" in same[0]["sentence"] and "+0.000 to +0.000" in same[0]["sentence"]
 
 
+def test_a_difference_is_stated_only_when_interval_and_sign_flip_test_agree():
+    # Four of 36 items moved, all the same way: the percentile bootstrap excludes 0, but the sign-flip
+    # p is about 2/16 = 0.125 (the SmolLM2 cheese study's cheese items, 2026-11-30).
+    base = {f"i{k}": 0.0 for k in range(36)}
+    moved = {k: (1.0 if i < 4 else 0.0) for i, k in enumerate(base)}
+    [a] = answer(STUDIES["msm"], [run("msm+aft", moved), run("aft-only", base)])
+    assert a["ci_low"] > 0 and 0.08 < a["p_value"] < 0.2
+    assert "did not differ detectably" in a["sentence"] and "sign-flip test does not reject" in a["sentence"]
+
+
 def test_runs_of_one_label_are_seeds_of_one_condition():
     items = {f"i{k}": 1.0 for k in range(30)}
     runs = [run("msm+aft", items), run("msm+aft", {k: 0.0 for k in items}), run("aft-only", {k: 0.0 for k in items})]
