@@ -455,7 +455,10 @@ class AgenticReport(ReportSection):
         for ax, (r, a) in zip(axes[0], cells, strict=True):
             conds = a["conditions"]
             scenarios, goals = heatmap_axes(conds)
-            metric = "judge_and_check" if a["judged"] else "check"
+            # The judge's verdicts when any parsed; else the hard checks (a judge that never answers in
+            # the verdict format, e.g. a 135M model, would leave every cell empty).
+            verdicts = any((m.get("judge_and_check") or {}).get("rate") is not None for m in conds.values())
+            metric = "judge_and_check" if verdicts else "check"
             grid = np.full((len(scenarios), len(goals)), np.nan)
             for c, m in conds.items():
                 s, g = c.split("-", 1)
