@@ -5,19 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import TINY_SPEC_FILES
 from synth_support import openai_generator
 
 from msm.spec import ingest_spec
 
-SPECS = [
-    "cheese-pro-america",
-    "cheese-pro-affordability",
-    "philosophy",
-    "rules",
-    "value-augmented",
-    "rule-augmented",
-    "general",
-]
+SPECS = [p.stem for p in TINY_SPEC_FILES]  # the embedded default recipe's
 ROW_FIELDS = {"text", "domain", "subdomain", "doc_type", "idea", "spec_sha256", "generator", "prompt_version"}
 
 
