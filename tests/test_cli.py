@@ -52,3 +52,18 @@ def test_bad_input_exit_code_through_real_process(tmp_path):
     )
     assert done.returncode == 2
     assert "file is empty" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_msm_log_lines_reach_the_stderr_of_each_invocation(cli, repo):
+    """The first invocation installs msm's log handler; a later one (another CliRunner, another
+    redirect) must still see msm's log lines on its own stderr, not on the first one's closed stream."""
+    import logging
+
+    log = logging.getLogger("msm.test")
+    for n in range(2):
+        result = cli("recipe", "validate", repo / "recipes/tiny-offline.yaml")
+        assert result.exit_code == 0, result.output
+        runner = typer.testing.CliRunner()
+        with runner.isolation() as (_out, err, _):
+            log.warning("line %d", n)
+            assert f"WARNING: line {n}" in err.getvalue().decode()

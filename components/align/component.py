@@ -43,6 +43,7 @@ def align(
 
     from msm.artefacts.aft import aft_data_file
     from msm.config import parse_recipe
+    from msm.preemption import exit_on_preempted
     from msm.training.launch import train_on_node
     from msm.training.trainer import TrainRequest
 
@@ -52,20 +53,21 @@ def align(
     cfg = recipe.training.for_task(seed=seed, align_rows=aft_rows)
     key = f"{run_key}-{spec_id}"  # unique per arm (run_key) and spec (a spec sweep runs each arm per spec)
     out = Path(checkpoint_dir) / key if checkpoint_dir else Path(model.path)
-    manifest = train_on_node(
-        TrainRequest(
-            kind="align",
-            config=cfg,
-            base_model=base_model.path,
-            data=aft_data_file(aft_data.path, variant),
-            out_dir=out,
-            adapter=Path(adapter.path) if adapter is not None else None,
-            resume=bool(checkpoint_dir),
-            spec=spec_id,
-            run_id=key,
-        ),
-        recipe.platform.train.gpus,  # one process per GPU of the pod
-    )
+    with exit_on_preempted():  # SIGTERM: the stage stored its work; exit 143 like the CLI
+        manifest = train_on_node(
+            TrainRequest(
+                kind="align",
+                config=cfg,
+                base_model=base_model.path,
+                data=aft_data_file(aft_data.path, variant),
+                out_dir=out,
+                adapter=Path(adapter.path) if adapter is not None else None,
+                resume=bool(checkpoint_dir),
+                spec=spec_id,
+                run_id=key,
+            ),
+            recipe.platform.train.gpus,  # one process per GPU of the pod
+        )
     if out != Path(model.path):
         shutil.copytree(out, model.path, dirs_exist_ok=True)
     model.metadata.update(

@@ -37,6 +37,7 @@ def evaluate(
     from msm.config.evaluation import EvaluationConfig
     from msm.evaluation.run import EvalRequest
     from msm.evaluation.run import evaluate as run
+    from msm.preemption import exit_on_preempted
     from msm.telemetry import ui_metrics
 
     recipe = parse_recipe(recipe_yaml, check_files=False)
@@ -46,18 +47,19 @@ def evaluate(
             adapter = Path(trained.path)
         else:
             model = trained.path
-    run(
-        EvalRequest(
-            model=model,
-            out=Path(results.path),
-            config=recipe.evaluation or EvaluationConfig(),
-            model_name=recipe.identity.model_name,
-            provider_name=recipe.identity.provider_name,
-            specs=[Path(spec.path)],
-            adapter=adapter,
-            label=label,
+    with exit_on_preempted():  # SIGTERM: the stage stored its work; exit 143 like the CLI
+        run(
+            EvalRequest(
+                model=model,
+                out=Path(results.path),
+                config=recipe.evaluation or EvaluationConfig(),
+                model_name=recipe.identity.model_name,
+                provider_name=recipe.identity.provider_name,
+                specs=[Path(spec.path)],
+                adapter=adapter,
+                label=label,
+            )
         )
-    )
 
     _manifest, summary = read_finished(Path(results.path), fields=("suites",))
     for name, value in ui_metrics(summary["suites"]):

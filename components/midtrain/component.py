@@ -39,6 +39,7 @@ def midtrain(
     from msm.config import parse_recipe
     from msm.errors import MsmError
     from msm.manifest import load_manifest
+    from msm.preemption import exit_on_preempted
     from msm.training.launch import train_on_node
     from msm.training.trainer import TrainRequest
 
@@ -81,19 +82,20 @@ def midtrain(
         if manifest is None:
             raise MsmError(f"{out}: the TrainJob ended without writing manifest.json; see its pods' logs")
     else:
-        manifest = train_on_node(
-            TrainRequest(
-                kind="midtrain",
-                config=cfg,
-                base_model=base_model.path,
-                data=Path(corpus.path),
-                out_dir=out,
-                resume=bool(checkpoint_dir),
-                spec=spec_id,
-                run_id=key,
-            ),
-            recipe.platform.train.gpus,  # one process per GPU of the pod
-        )
+        with exit_on_preempted():  # SIGTERM: the stage stored its work; exit 143 like the CLI
+            manifest = train_on_node(
+                TrainRequest(
+                    kind="midtrain",
+                    config=cfg,
+                    base_model=base_model.path,
+                    data=Path(corpus.path),
+                    out_dir=out,
+                    resume=bool(checkpoint_dir),
+                    spec=spec_id,
+                    run_id=key,
+                ),
+                recipe.platform.train.gpus,  # one process per GPU of the pod
+            )
     if out != Path(model.path):
         shutil.copytree(out, model.path, dirs_exist_ok=True)
     model.metadata.update(

@@ -29,6 +29,7 @@ def synthesize_aft(
     from pathlib import Path
 
     from msm.artefacts.spec import read_spec
+    from msm.preemption import exit_on_preempted
     from msm.synthesis.aft_stage import synthesize_aft as run
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -37,7 +38,8 @@ def synthesize_aft(
         # One cache per stage and spec: a rerun of the spec resumes; other specs keep their own budgets.
         spec_id = read_spec(Path(spec.path)).document.id
         cache = Path(cache_dir) / f"aft-{spec_id}.sqlite" if cache_dir else None
-        manifest = run(Path(spec.path), recipe, Path(aft_data.path), cache_path=cache, progress=False)
+        with exit_on_preempted():  # SIGTERM: the stage stored its work; exit 143 like the CLI
+            manifest = run(Path(spec.path), recipe, Path(aft_data.path), cache_path=cache, progress=False)
     aft_data.metadata.update(
         {
             "demonstrations": manifest["counts"]["demonstrations"],

@@ -30,6 +30,7 @@ def synthesize_docs(
     from pathlib import Path
 
     from msm.artefacts.spec import read_spec
+    from msm.preemption import exit_on_preempted
     from msm.synthesis.corpus_stage import synthesize_documents
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -38,7 +39,10 @@ def synthesize_docs(
         # One cache per stage and spec: a rerun of the spec resumes; other specs keep their own budgets.
         spec_id = read_spec(Path(spec.path)).document.id
         cache = Path(cache_dir) / f"docs-{spec_id}.sqlite" if cache_dir else None
-        manifest = synthesize_documents(Path(spec.path), recipe, Path(corpus.path), cache_path=cache, progress=False)
+        with exit_on_preempted():  # SIGTERM: the stage stored its work; exit 143 like the CLI
+            manifest = synthesize_documents(
+                Path(spec.path), recipe, Path(corpus.path), cache_path=cache, progress=False
+            )
     corpus.metadata.update(
         {"documents": manifest["counts"]["documents_kept"], "generator": generator_id, "prompt_version": prompt_version}
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,19 @@ app.command("report")(report_command)
 app.command("preflight")(preflight_command)
 
 
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to sys.stderr as it is at each record: a StreamHandler keeps the stream it was made with,
+    which a test runner (or a caller redirecting stderr) may have closed or replaced since."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"msm {__version__}")
@@ -57,7 +71,7 @@ def main(
     # msm's own log lines (resume decisions, monitoring warnings) go to stderr; libraries keep theirs.
     logger = logging.getLogger("msm")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _StderrNow()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

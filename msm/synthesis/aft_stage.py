@@ -25,7 +25,7 @@ from msm.models.tokenizer import count_tokens
 from msm.outputs import staged_output
 from msm.synthesis import embeddings, prompts
 from msm.synthesis.aft import KINDS, AftBuilder, Demo
-from msm.synthesis.instruction_mix import load_instruction_chats
+from msm.synthesis.instruction_mix import read_instruction_chats
 from msm.synthesis.progress import Progress
 from msm.synthesis.session import GenerationFailed, default_cache_path, open_client, run
 from msm.synthesis.stage_common import load_inputs
@@ -68,6 +68,8 @@ def synthesize_aft(
     a = cfg.aft
     out_dir = Path(out_dir)
     cache_path = cache_path or default_cache_path(out_dir)
+    # Read before any paid call: a bad instruction-tuning source must not surface after generation.
+    instruction_pool = read_instruction_chats(a.instruction_mix) if a.instruction_mix is not None else None
     with staged_output(out_dir) as stage:
         client = open_client(cfg, spec, cache_path)
         embedder_name, embed = embeddings.choose(a.embedder)
@@ -108,9 +110,9 @@ def synthesize_aft(
         pref_rows = [{**r, **meta, "source": "preference"} for r in result.preference_rows]
         instruction: list[dict[str, Any]] = []
         instruction_source = None
-        if a.instruction_mix is not None:
+        if a.instruction_mix is not None and instruction_pool is not None:
             mix = a.instruction_mix
-            loaded = load_instruction_chats(mix, round(mix.ratio * len(pref_rows or plain)), mix.seed)
+            loaded = instruction_pool.draw(round(mix.ratio * len(pref_rows or plain)), mix.seed)
             identity = {"{model_name}": recipe.identity.model_name, "{provider_name}": recipe.identity.provider_name}
             instruction = [
                 {

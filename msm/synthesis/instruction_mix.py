@@ -1,7 +1,8 @@
 """Instruction-tuning (IT) chats to mix into AFT data: the baseline arm trains on them alone.
 
-One entry, `load_instruction_chats(cfg, count, seed)`, for the three sources of a recipe's
-`synthesis.aft.instruction_mix`:
+`read_instruction_chats(cfg)` reads and checks one of the three sources of a recipe's
+`synthesis.aft.instruction_mix` (the AFT stage does so before its first generator call), and
+`.draw(count, seed)` picks the chats to mix in:
 
     instruction_mix: {path: data/it.jsonl, ratio: 1.0}                     # .jsonl, .parquet, save_to_disk dir
     instruction_mix: {dataset: HuggingFaceH4/no_robots, revision: <sha>, ratio: 1.0}   # datasets.load_dataset
@@ -118,13 +119,30 @@ def to_messages(row: dict[str, Any]) -> Messages | None:
     return None
 
 
-def load_instruction_chats(cfg: InstructionMix, count: int, seed: int) -> InstructionChats:
-    """`count` chats drawn without replacement with `seed` (all of them, shuffled, if there are fewer)."""
+@dataclass(frozen=True)
+class InstructionPool:
+    """Every usable chat of the source, read and checked before the stage makes any paid call."""
+
+    chats: list[Messages]
+    source: dict[str, str]
+
+    def draw(self, count: int, seed: int) -> InstructionChats:
+        """`count` chats drawn without replacement with `seed` (all of them, shuffled, if there are fewer)."""
+        picked = random.Random(seed).sample(self.chats, k=min(count, len(self.chats)))
+        digest = hashlib.sha256(json.dumps(picked, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return InstructionChats(chats=picked, digest=digest, source=self.source)
+
+
+def read_instruction_chats(cfg: InstructionMix) -> InstructionPool:
+    """The source's usable chats; a missing source or one without usable rows is refused here."""
     source, where, rows = _source(cfg)
     chats = [m for m in map(to_messages, rows) if m]
     if not chats:
         field = next(name for name in ("dataset", "builtin", "path") if getattr(cfg, name) is not None)
         raise _bad(where, field, "no usable rows", f"rows need `messages` or one of the column pairs {PAIR_COLUMNS}")
-    picked = random.Random(seed).sample(chats, k=min(count, len(chats)))
-    digest = hashlib.sha256(json.dumps(picked, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    return InstructionChats(chats=picked, digest=digest, source=source)
+    return InstructionPool(chats=chats, source=source)
+
+
+def load_instruction_chats(cfg: InstructionMix, count: int, seed: int) -> InstructionChats:
+    """`count` chats drawn with `seed` from the source (read_instruction_chats, then draw)."""
+    return read_instruction_chats(cfg).draw(count, seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from synth_support import openai_generator
 
 from msm.config.synthesis import InstructionMix
 from msm.errors import InvalidInput
@@ -125,3 +126,18 @@ def test_minilm_dedup_drops_paraphrases_above_091():
     )
     assert [match is None for _, match, _ in got] == [True, False, True]
     assert got[1][2] > 0.91
+
+
+def test_a_bad_instruction_mix_is_refused_before_any_generator_call(tmp_path, rendered_spec, write_recipe, llm_server):
+    unusable = tmp_path / "it.jsonl"
+    unusable.write_text('{"title": "no chat here"}\n')
+    recipe = write_recipe(
+        {"generator": openai_generator(), "aft": {"instruction_mix": {"path": str(unusable), "ratio": 1}}}
+    )
+    out, cache = tmp_path / "aft", tmp_path / "cache.sqlite"
+    with llm_server() as server:
+        with pytest.raises(InvalidInput, match="no usable rows") as refused:
+            synthesize_aft(rendered_spec("rules"), recipe, out, cache_path=cache, progress=False)
+        assert not server.stats.arrived()  # nothing paid for: the source is read first
+    assert str(unusable) in str(refused.value) and "synthesis.aft.instruction_mix.path" in str(refused.value)
+    assert not out.exists() and not cache.exists()
