@@ -5,6 +5,12 @@ read its results. OpenAI: the Batch API (a JSONL file uploaded with `files.creat
 with the same request bodies as online calls, and each request's cache key as its `custom_id`.
 
 batching.py decides what goes into a job and what happens to each outcome.
+
+`find` answers the one question a kill leaves open: did the provider accept a job whose id never
+reached the cache? OpenAI jobs carry the submission's tag in their metadata, so the answer is exact.
+Anthropic's batches carry no metadata: the job is the one of the same size created nearest the
+submission, and if that guess is another run's job, none of this run's requests are in its results,
+so they are sent again (batching.py), which is correct, at worst paid twice in that rare case.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from msm.llm.backends import AnthropicBackend, Backend, Completion, OpenAIBackend, Request, classify_error
@@ -21,6 +28,9 @@ from msm.llm.backends import AnthropicBackend, Backend, Completion, OpenAIBacken
 # job: the job expired or was cancelled before reaching it, or the provider had a passing fault.
 RETRYABLE_HTTP = {408, 409, 429, 500, 502, 503, 504, 529}
 RETRYABLE_ANTHROPIC = {"api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
+TAG_FIELD = "msm_intent"  # the OpenAI job metadata key holding the submission's tag
+# How far from the recorded submission time a job can have been created (clock skew, a slow submit).
+FIND_WINDOW_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,12 @@ class BatchApi(Protocol):
 
     def line(self, request: Request, *, temperature: float, max_tokens: int) -> dict[str, Any]: ...
 
-    async def submit(self, lines: list[dict[str, Any]]) -> str: ...
+    async def submit(self, lines: list[dict[str, Any]], tag: str) -> str: ...
+
+    async def find(self, tag: str, size: int, since: float, exclude: set[str]) -> str | None:
+        """The id of the job submitted with `tag` (`size` requests, at epoch `since`), if the provider
+        has it; jobs in `exclude` are already known."""
+        ...
 
     async def status(self, job_id: str) -> JobStatus: ...
 
@@ -77,15 +92,27 @@ class OpenAIBatches:
         body = self.backend.body(request, temperature=temperature, max_tokens=max_tokens)
         return {"custom_id": request.key, "method": "POST", "url": "/v1/chat/completions", "body": body}
 
-    async def submit(self, lines: list[dict[str, Any]]) -> str:
+    async def submit(self, lines: list[dict[str, Any]], tag: str) -> str:
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
         client = self.backend.client
         with _sdk_errors(self.backend):
             file = await client.files.create(file=("msm-batch.jsonl", data), purpose="batch")
             job = await client.batches.create(
-                input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h"
+                input_file_id=file.id,
+                endpoint="/v1/chat/completions",
+                completion_window="24h",
+                metadata={TAG_FIELD: tag},
             )
         return job.id
+
+    async def find(self, tag: str, size: int, since: float, exclude: set[str]) -> str | None:
+        with _sdk_errors(self.backend):
+            async for job in self.backend.client.batches.list(limit=100):  # newest first
+                if job.created_at < since - FIND_WINDOW_S:
+                    break
+                if (job.metadata or {}).get(TAG_FIELD) == tag:
+                    return job.id
+        return None
 
     async def status(self, job_id: str) -> JobStatus:
         with _sdk_errors(self.backend):
@@ -140,10 +167,25 @@ class AnthropicBatches:
             "params": self.backend.body(request, temperature=temperature, max_tokens=max_tokens),
         }
 
-    async def submit(self, lines: list[dict[str, Any]]) -> str:
-        with _sdk_errors(self.backend):
+    async def submit(self, lines: list[dict[str, Any]], tag: str) -> str:
+        with _sdk_errors(self.backend):  # no metadata on Message Batches: `tag` cannot travel
             job = await self.backend.client.messages.batches.create(requests=lines)  # type: ignore[arg-type]
         return job.id
+
+    async def find(self, tag: str, size: int, since: float, exclude: set[str]) -> str | None:
+        nearest: tuple[float, str] | None = None
+        with _sdk_errors(self.backend):
+            async for job in self.backend.client.messages.batches.list(limit=100):  # newest first
+                created = _epoch(job.created_at)
+                if created < since - FIND_WINDOW_S:
+                    break
+                c = job.request_counts
+                total = c.processing + c.succeeded + c.errored + c.canceled + c.expired
+                if job.id in exclude or total != size or created > since + FIND_WINDOW_S:
+                    continue
+                if nearest is None or abs(created - since) < nearest[0]:
+                    nearest = (abs(created - since), job.id)
+        return nearest[1] if nearest else None
 
     async def status(self, job_id: str) -> JobStatus:
         with _sdk_errors(self.backend):
@@ -177,6 +219,12 @@ class AnthropicBatches:
                 retryable=error.get("type") in RETRYABLE_ANTHROPIC,
             )
         return Outcome(key, None, error=f"request {kind} inside the job", retryable=kind in ("expired", "canceled"))
+
+
+def _epoch(value: datetime | str) -> float:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.timestamp()
 
 
 def batch_api(backend: Backend) -> BatchApi:

@@ -8,7 +8,10 @@ wave: in practice one level of the plan, plus any re-asks), then:
   waits for that job: it is polled, never sent again, so no request is paid twice;
 - a wave with fewer than `batch.min_requests` new calls goes online (small levels, re-asks);
 - otherwise the calls the budget admits are sent as jobs (chunked to the provider's limits); each
-  job's id and request keys are committed to the cache the moment the provider accepts it.
+  job's request keys are committed to the cache under an intent before it is submitted, and under
+  the job's id the moment the provider accepts it. A rerun that finds an intent (a kill came
+  between the two, or a submission's answer was lost) asks the provider for that job
+  (batch_api.find) and polls it if it exists; only a job the provider never saw is sent again.
 
 A job is polled every `batch.poll_s`; when it ends, every reply in it is stored (with its usage and
 batch price) before any caller sees one, so a run may mix batch and online calls freely. Requests a
@@ -20,7 +23,6 @@ job is submitted and polling stops: the rerun polls the stored jobs.
 from __future__ import annotations
 
 import asyncio
-import functools
 import sys
 import time
 from collections import Counter
@@ -32,7 +34,7 @@ from tqdm import tqdm
 from msm.config.llm import EndpointConfig, Price
 from msm.llm.backends import FatalBackendError, Request, TransientError
 from msm.llm.batch_api import BatchApi, JobStatus, Outcome
-from msm.llm.cache import CachedReply, ReplyCache
+from msm.llm.cache import INTENT_PREFIX, CachedReply, ReplyCache
 from msm.llm.limits import Budget, BudgetExceeded
 from msm.llm.pricing import Usage, cost_usd
 from msm.preemption import Preempted, StopSignal
@@ -95,7 +97,7 @@ class Batcher:
         self._last_arrival = 0.0
         self._attempts: Counter[str] = Counter()
         self._status: dict[str, JobStatus] = {}
-        self.jobs = {"submitted": 0, "resumed": 0, "requests_sent": 0, "online_waves": 0}
+        self.jobs = {"submitted": 0, "resumed": 0, "adopted": 0, "requests_sent": 0, "online_waves": 0}
         self._bar = tqdm(total=0, desc=f"{'batch jobs':>20}", unit="req", disable=not sys.stderr.isatty(), leave=True)
 
     async def reply(self, key: str, request: Request) -> CachedReply:
@@ -131,6 +133,9 @@ class Batcher:
                         future.set_exception(e)
 
     async def _dispatch(self, wave: list[tuple[str, Request, asyncio.Future[CachedReply]]]) -> None:
+        intents = {job for key, _, _ in wave if (job := self.cache.open_job_of(key)) and job.startswith(INTENT_PREFIX)}
+        for intent in sorted(intents):
+            await self._resolve(intent)
         fresh = []
         for key, request, future in wave:
             if (hit := self.cache.get(key)) is not None:  # a job collected meanwhile answered it
@@ -161,14 +166,39 @@ class Batcher:
                 )
                 for key, r, _ in chunk
             ]
-            job_id: str = await self._retrying(functools.partial(self.api.submit, lines), "submitting a batch job")
+            intent = self.cache.add_intent([(key, r.level) for key, r, _ in chunk])
+            job_id = await self._submit(lines, intent)
             # Committed before anything else happens: from here on a rerun polls this job.
-            self.cache.add_job(job_id, [(key, r.level) for key, r, _ in chunk])
+            self.cache.resolve_intent(intent, job_id)
             self.jobs["submitted"] += 1
             self.jobs["requests_sent"] += len(chunk)
             for key, request, future in chunk:
                 self._waiters[key] = (request, future)
             self._watch(job_id, resumed=False)
+
+    async def _submit(self, lines: list[dict[str, Any]], intent: str) -> str:
+        """Submit a job, with retries; a retry first asks whether an earlier attempt got through (a
+        timeout can come after the provider accepted the job)."""
+        tried = False
+
+        async def attempt() -> str:
+            nonlocal tried
+            if tried and (found := await self._find(intent)) is not None:
+                return found
+            tried = True
+            return await self.api.submit(lines, intent.removeprefix(INTENT_PREFIX))
+
+        return await self._retrying(attempt, "submitting a batch job")
+
+    async def _find(self, intent: str) -> str | None:
+        tag, size = intent.removeprefix(INTENT_PREFIX), len(self.cache.job_requests(intent))
+        return await self.api.find(tag, size, self.cache.submitted_at(intent), self.cache.job_ids())
+
+    async def _resolve(self, intent: str) -> None:
+        """An intent left by a killed run: poll its job if the provider has it, else free its requests."""
+        job_id = await self._retrying(lambda: self._find(intent), "looking for a job submitted before a kill")
+        self.cache.resolve_intent(intent, job_id)
+        self.jobs["adopted"] += job_id is not None
 
     def _admit(self, fresh: list[tuple[str, Request, Any]]) -> list[tuple[str, Request, Any]]:
         """The longest prefix of the wave whose estimated batch cost fits under the budget's caps

@@ -3,9 +3,10 @@
 Every successful reply is committed to SQLite (WAL) the moment it arrives, keyed by
 (backend, model, messages, sampling params, sample index). A rerun of the same command rebuilds
 the same prompts from cached replies, level by level, and asks the API only for what is missing.
-In batch mode (batching.py) the ids of the
-provider's batch jobs and the keys each one carries are committed the moment the provider accepts
-the job; a rerun polls those jobs instead of sending their requests again. Each reply records its
+In batch mode (batching.py) a job's keys are committed under an intent (`intent:<tag>`) before it is
+submitted, and under the provider's job id the moment the provider accepts it; a rerun polls those
+jobs instead of sending their requests again, and looks up an intent's job at the provider (a kill
+between the provider accepting it and the id being stored must not pay for it twice). Each reply records its
 usage as billed (input, cached input, cache writes, output, batch or online) and what it cost.
 Only replies are stored, never credentials. A file at the cache path that is not such a cache (another
 SQLite database, a text file, a copy cut short) is refused before anything is written to it.
@@ -17,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ CREATE INDEX IF NOT EXISTS batch_requests_key ON batch_requests (key);
 LEGACY_COLUMNS = ("key", "level", "text", "input_tokens", "output_tokens", "cost_usd", "created")
 COLUMNS = (*LEGACY_COLUMNS, "cached_input_tokens", "cache_write_tokens", "batch")
 TABLES = {"replies", "batch_jobs", "batch_requests"}
+INTENT_PREFIX = "intent:"  # a batch_jobs row for a job not yet known to be accepted (see add_intent)
 
 
 def request_key(
@@ -206,6 +209,34 @@ class ReplyCache:
             self._db.executemany(
                 "INSERT INTO batch_requests VALUES (?, ?, ?)", [(job_id, key, level) for key, level in requests]
             )
+
+    def add_intent(self, requests: list[tuple[str, str]]) -> str:
+        """Record a job about to be submitted (before the provider sees it); returns its intent id."""
+        intent = INTENT_PREFIX + uuid.uuid4().hex
+        self.add_job(intent, requests)
+        return intent
+
+    def resolve_intent(self, intent: str, job_id: str | None) -> None:
+        """The intent's job is `job_id` at the provider (its requests move to it), or None: it never
+        reached the provider, and its requests are free to be sent."""
+        with self._transaction():
+            if job_id is not None:
+                self._db.execute(
+                    "INSERT INTO batch_jobs (job_id, submitted) SELECT ?, submitted FROM batch_jobs WHERE job_id = ?",
+                    (job_id, intent),
+                )
+                self._db.execute("UPDATE batch_requests SET job_id = ? WHERE job_id = ?", (job_id, intent))
+            else:
+                self._db.execute("DELETE FROM batch_requests WHERE job_id = ?", (intent,))
+            self._db.execute("DELETE FROM batch_jobs WHERE job_id = ?", (intent,))
+
+    def submitted_at(self, job_id: str) -> float:
+        """When a job (or an intent) was recorded: epoch seconds."""
+        return float(self._db.execute("SELECT submitted FROM batch_jobs WHERE job_id = ?", (job_id,)).fetchone()[0])
+
+    def job_ids(self) -> set[str]:
+        """Every job this cache has recorded, open or collected (not intents)."""
+        return {j for (j,) in self._db.execute("SELECT job_id FROM batch_jobs") if not j.startswith(INTENT_PREFIX)}
 
     def open_job_of(self, key: str) -> str | None:
         """The job still to be collected that carries `key`, if any."""

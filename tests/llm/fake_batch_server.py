@@ -1,9 +1,9 @@
 """A real HTTP server on 127.0.0.1 that speaks both providers' batch APIs, their online endpoints
 and their model lookups, with prompt caching and injected faults.
 
-- OpenAI: POST /v1/files (multipart), POST /v1/batches, GET /v1/batches/{id},
+- OpenAI: POST /v1/files (multipart), POST /v1/batches (metadata kept), GET /v1/batches[/{id}],
   GET /v1/files/{id}/content, POST /v1/chat/completions, GET /v1/models/{id}.
-- Anthropic: POST /v1/messages/batches, GET /v1/messages/batches/{id},
+- Anthropic: POST /v1/messages/batches, GET /v1/messages/batches[/{id}],
   GET /v1/messages/batches/{id}/results, POST /v1/messages, GET /v1/models/{id}.
 
 Replies come from tests/synthesis/fake_openai_server.reply_for seeded by the request key (the
@@ -45,6 +45,9 @@ class BatchFaults:
     expire_jobs: int = 0  # the first N jobs expire with half their requests unprocessed
     context_tokens: int = 131072  # reported by GET /v1/models/{id} (as vLLM does: max_model_len)
     known_models: tuple[str, ...] = ()  # empty: every model exists
+    # Job creation answers this late: the job exists at once, its id reaches the client only then
+    # (a kill, or a client timeout, in between is the window batch_api.find closes).
+    submit_stall_s: float = 0.0
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Job:
     created: float
     expire: bool
     results: list[dict[str, Any]] | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,7 +168,7 @@ class FakeBatchServer:
 
     # --- jobs ----------------------------------------------------------------------------------
 
-    def _create(self, provider: str, lines: list[dict[str, Any]]) -> Job:
+    def _create(self, provider: str, lines: list[dict[str, Any]], metadata: dict[str, str] | None = None) -> Job:
         with self._lock:
             expire = len(self.ledger.jobs) < self.faults.expire_jobs
             job = Job(
@@ -173,6 +177,7 @@ class FakeBatchServer:
                 lines,
                 time.time(),
                 expire,
+                metadata=metadata or {},
             )
             self.jobs[job.id] = job
             self.ledger.jobs.append(job.id)
@@ -244,6 +249,7 @@ class FakeBatchServer:
             "output_file_id": out_id if ended and ok else None,
             "error_file_id": err_id if ended and bad else None,
             "request_counts": {"total": len(job.lines), "completed": len(ok), "failed": len(bad)},
+            "metadata": job.metadata,
         }
 
     def _anthropic_batch(self, job: Job) -> dict[str, Any]:
@@ -335,19 +341,37 @@ class FakeBatchServer:
         if method == "POST" and path == "/v1/batches":
             body = json.loads(raw)
             lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x]
-            return self._send(h, 200, self._openai_batch(self._create("openai", lines)))
+            job = self._create("openai", lines, body.get("metadata"))
+            time.sleep(self.faults.submit_stall_s)
+            return self._send(h, 200, self._openai_batch(job))
+        if method == "GET" and path == "/v1/batches":
+            return self._send(h, 200, self._listing([self._openai_batch(j) for j in self._newest("openai")]))
+        if method == "GET" and path == "/v1/messages/batches":
+            return self._send(h, 200, self._listing([self._anthropic_batch(j) for j in self._newest("anthropic")]))
         if method == "GET" and parts[:2] == ["v1", "batches"] and len(parts) == 3:
             return self._send(h, 200, self._openai_batch(self.jobs[parts[2]]))
         if method == "GET" and parts[:2] == ["v1", "files"] and parts[-1] == "content":
             return self._send_bytes(h, 200, self.files[parts[2]], "application/jsonl")
         if method == "POST" and path == "/v1/messages/batches":
-            return self._send(h, 200, self._anthropic_batch(self._create("anthropic", json.loads(raw)["requests"])))
+            job = self._create("anthropic", json.loads(raw)["requests"])
+            time.sleep(self.faults.submit_stall_s)
+            return self._send(h, 200, self._anthropic_batch(job))
         if method == "GET" and parts[:3] == ["v1", "messages", "batches"] and len(parts) == 4:
             return self._send(h, 200, self._anthropic_batch(self.jobs[parts[3]]))
         if method == "GET" and parts[:3] == ["v1", "messages", "batches"] and parts[-1] == "results":
             lines = self.jobs[parts[3]].results or []
             return self._send_bytes(h, 200, "".join(json.dumps(r) + "\n" for r in lines).encode(), "application/binary")
         return self._send(h, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found_error"}})
+
+    def _newest(self, provider: str) -> list[Job]:
+        with self._lock:
+            return sorted((j for j in self.jobs.values() if j.provider == provider), key=lambda j: -j.created)
+
+    @staticmethod
+    def _listing(data: list[dict[str, Any]]) -> dict[str, Any]:
+        """One page holding every job, newest first (both providers' list shape)."""
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return {"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": False}
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
         self._send_bytes(h, status, json.dumps(payload).encode(), "application/json")

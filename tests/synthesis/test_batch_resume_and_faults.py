@@ -35,6 +35,11 @@ def open_jobs(cache: Path) -> list[str]:
         return []
 
 
+def accepted_jobs(cache: Path) -> list[str]:
+    """Open jobs the provider accepted (not the intents recorded before each submission)."""
+    return [j for j in open_jobs(cache) if not j.startswith("intent:")]
+
+
 @pytest.mark.parametrize("backend", ["openai", "anthropic"])
 def test_kill_9_while_jobs_run_then_rerun_polls_them_and_pays_nothing_twice(
     tmp_path,
@@ -50,10 +55,10 @@ def test_kill_9_while_jobs_run_then_rerun_polls_them_and_pays_nothing_twice(
     cmd += ["--out", str(out), "--cache", str(cache), "--no-progress"]
     with batch_server(BatchFaults(job_s=3.0), backend=backend) as server:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: open_jobs(cache), "a batch job stored in the cache", 120, proc)
+        wait_for(lambda: accepted_jobs(cache), "a batch job stored in the cache", 120, proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        stored = open_jobs(cache)
+        stored = accepted_jobs(cache)
         jobs_before = list(server.ledger.jobs)
         assert stored == jobs_before[-1:] and not out.exists()
         killed_job = server.jobs[stored[0]]
@@ -71,6 +76,60 @@ def test_kill_9_while_jobs_run_then_rerun_polls_them_and_pays_nothing_twice(
         synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "whole", progress=False)
     for name in ("documents.jsonl", "removed.jsonl", "plan.json"):
         assert (out / name).read_text() == (tmp_path / "whole" / name).read_text(), name
+
+
+@pytest.mark.parametrize("backend", ["openai", "anthropic"])
+def test_kill_9_after_the_provider_accepted_a_job_but_before_its_id_was_stored_adopts_that_job(
+    tmp_path,
+    write_recipe,
+    batch_server,  # noqa: F811  (the fixture imported above)
+    repo,
+    rendered_spec,
+    backend,
+):
+    """The window the job id alone cannot close: the provider has the job, the cache only the intent."""
+    recipe = arms_without_instruction_data(write_recipe({"generator": batch_generator(backend), "documents": COUNTS}))
+    out, cache = tmp_path / "corpus", tmp_path / "cache.sqlite"
+    cmd = [sys.executable, "-m", "msm", "synthesize", "docs", "--spec", "specs/rules.md", "--recipe", str(recipe)]
+    cmd += ["--out", str(out), "--cache", str(cache), "--no-progress"]
+    with batch_server(BatchFaults(job_s=1.0, submit_stall_s=60.0), backend=backend) as server:
+        proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: server.ledger.jobs, "a job created at the provider", 120, proc)
+        os.kill(proc.pid, signal.SIGKILL)  # its answer (the job id) is still held back by the server
+        proc.wait()
+        assert [j.split(":")[0] for j in open_jobs(cache)] == ["intent"] and len(server.ledger.jobs) == 1
+        accepted = server.jobs[server.ledger.jobs[0]]
+
+        server.faults.submit_stall_s = 0.0
+        rerun = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr
+        assert max(server.ledger.submitted.values()) == 1  # the accepted job was found and polled
+        assert max(server.ledger.billed.values()) == 1
+        assert not {line["custom_id"] for line in accepted.lines} & set(server.ledger.online)
+        assert open_jobs(cache) == []
+
+    with batch_server(backend=backend):
+        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "whole", progress=False)
+    for name in ("documents.jsonl", "removed.jsonl", "plan.json"):
+        assert (out / name).read_text() == (tmp_path / "whole" / name).read_text(), name
+
+
+@pytest.mark.parametrize("backend", ["openai", "anthropic"])
+def test_a_submission_that_times_out_after_the_provider_accepted_it_is_not_sent_again(
+    tmp_path,
+    write_recipe,
+    batch_server,  # noqa: F811  (the fixture imported above)
+    rendered_spec,
+    backend,
+):
+    generator = batch_generator(backend, timeout_s=0.5)
+    recipe = arms_without_instruction_data(write_recipe({"generator": generator, "documents": COUNTS}))
+    with batch_server(BatchFaults(job_s=0.3, submit_stall_s=2.0), backend=backend) as server:
+        m = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "corpus", progress=False)
+        assert m["counts"]["documents_kept"] > 0
+        assert max(server.ledger.submitted.values()) == 1 and max(server.ledger.billed.values()) == 1
+        jobs = m["accounting"]["totals"]["batch_jobs"]
+        assert jobs["submitted"] == len(server.ledger.jobs) >= 2, jobs
 
 
 @pytest.mark.parametrize("backend", ["openai", "anthropic"])
@@ -119,13 +178,13 @@ def test_sigterm_while_a_job_runs_exits_at_once_and_the_rerun_polls_the_job(
     cmd += ["--out", str(out), "--cache", str(cache), "--no-progress"]
     with batch_server(BatchFaults(job_s=30.0)) as server:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: open_jobs(cache), "a batch job stored in the cache", 120, proc)
+        wait_for(lambda: accepted_jobs(cache), "a batch job stored in the cache", 120, proc)
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == EXIT_PREEMPTED, stderr
         assert time.monotonic() - signalled < 10  # polling stops at once: the job keeps running at the provider
-        stored = open_jobs(cache)
+        stored = accepted_jobs(cache)
         assert stored and "rerun the same command" in stderr
         server.faults.job_s = 0.3  # the provider finishes the job
         rerun = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
