@@ -463,14 +463,15 @@ class AgenticReport(ReportSection):
             for c, m in conds.items():
                 s, g = c.split("-", 1)
                 if metric in m and m[metric]["rate"] is not None:
-                    grid[scenarios.index(s), goals.index(g)] = m[metric]["rate"]
-            im = ax.imshow(grid, vmin=0, vmax=1, cmap="Reds")
+                    grid[scenarios.index(s), goals.index(g)] = 100 * m[metric]["rate"]
+            im = ax.imshow(grid, vmin=0, vmax=100, cmap="Reds")  # percent, as the cells and the colour bar read
             ax.set_xticks(range(len(goals)), goals, rotation=45, ha="right", fontsize=8)
             ax.set_yticks(range(len(scenarios)), scenarios, fontsize=8)
             for (i, j), v in np.ndenumerate(grid):
-                ax.text(j, i, "–" if np.isnan(v) else f"{100 * v:.0f}", ha="center", va="center", fontsize=7)
-            ax.set_title(f"{r['label']}: {metric.replace('_', ' ')} %", fontsize=9)
-        fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+                ax.text(j, i, "–" if np.isnan(v) else f"{v:.0f}", ha="center", va="center", fontsize=7)
+            what = "judge and hard check agree" if verdicts else "hard check (no judge verdict parsed)"
+            ax.set_title(f"{r['label']}: {what}", fontsize=9)
+        fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="% of samples")
         path = out / "am_heatmap.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
