@@ -40,29 +40,43 @@ def accepted_jobs(cache: Path) -> list[str]:
     return [j for j in open_jobs(cache) if not j.startswith("intent:")]
 
 
+def docs_command(recipe: Path, out: Path, cache: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "msm", "synthesize", "docs", "--spec", "specs/rules.md", "--recipe", str(recipe)]
+    return [*cmd, "--out", str(out), "--cache", str(cache), "--no-progress"]
+
+
 @pytest.mark.parametrize("backend", ["openai", "anthropic"])
-def test_kill_9_while_jobs_run_then_rerun_polls_them_and_pays_nothing_twice(
+@pytest.mark.parametrize("window", ["job-running", "id-not-stored"])
+def test_kill_9_then_rerun_polls_the_accepted_job_and_pays_nothing_twice(
     tmp_path,
     write_recipe,
     batch_server,  # noqa: F811  (the fixture imported above)
     repo,
     rendered_spec,
     backend,
+    window,
 ):
+    """Killed while a job runs (its id is in the cache), or after the provider accepted a job but
+    before its id reached the cache (only the intent is there: the server holds the answer back)."""
     recipe = arms_without_instruction_data(write_recipe({"generator": batch_generator(backend), "documents": COUNTS}))
     out, cache = tmp_path / "corpus", tmp_path / "cache.sqlite"
-    cmd = [sys.executable, "-m", "msm", "synthesize", "docs", "--spec", "specs/rules.md", "--recipe", str(recipe)]
-    cmd += ["--out", str(out), "--cache", str(cache), "--no-progress"]
-    with batch_server(BatchFaults(job_s=3.0), backend=backend) as server:
+    cmd = docs_command(recipe, out, cache)
+    stalled = window == "id-not-stored"
+    faults = BatchFaults(job_s=1.0, submit_stall_s=60.0) if stalled else BatchFaults(job_s=3.0)
+    with batch_server(faults, backend=backend) as server:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: accepted_jobs(cache), "a batch job stored in the cache", 120, proc)
+        if stalled:
+            wait_for(lambda: server.ledger.jobs, "a job created at the provider", 120, proc)
+        else:
+            wait_for(lambda: accepted_jobs(cache), "a batch job stored in the cache", 120, proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        stored = accepted_jobs(cache)
-        jobs_before = list(server.ledger.jobs)
-        assert stored == jobs_before[-1:] and not out.exists()
-        killed_job = server.jobs[stored[0]]
+        stored = open_jobs(cache)
+        assert not out.exists() and len(stored) == 1
+        assert stored[0].startswith("intent:") if stalled else stored == server.ledger.jobs[-1:]
+        killed_job = server.jobs[server.ledger.jobs[-1]]
 
+        server.faults.submit_stall_s = 0.0
         rerun = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stderr
 
@@ -70,42 +84,6 @@ def test_kill_9_while_jobs_run_then_rerun_polls_them_and_pays_nothing_twice(
         assert max(server.ledger.submitted.values()) == 1
         assert max(server.ledger.billed.values()) == 1
         assert not {line["custom_id"] for line in killed_job.lines} & set(server.ledger.online)
-        assert open_jobs(cache) == []
-
-    with batch_server(backend=backend):
-        synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "whole", progress=False)
-    for name in ("documents.jsonl", "removed.jsonl", "plan.json"):
-        assert (out / name).read_text() == (tmp_path / "whole" / name).read_text(), name
-
-
-@pytest.mark.parametrize("backend", ["openai", "anthropic"])
-def test_kill_9_after_the_provider_accepted_a_job_but_before_its_id_was_stored_adopts_that_job(
-    tmp_path,
-    write_recipe,
-    batch_server,  # noqa: F811  (the fixture imported above)
-    repo,
-    rendered_spec,
-    backend,
-):
-    """The window the job id alone cannot close: the provider has the job, the cache only the intent."""
-    recipe = arms_without_instruction_data(write_recipe({"generator": batch_generator(backend), "documents": COUNTS}))
-    out, cache = tmp_path / "corpus", tmp_path / "cache.sqlite"
-    cmd = [sys.executable, "-m", "msm", "synthesize", "docs", "--spec", "specs/rules.md", "--recipe", str(recipe)]
-    cmd += ["--out", str(out), "--cache", str(cache), "--no-progress"]
-    with batch_server(BatchFaults(job_s=1.0, submit_stall_s=60.0), backend=backend) as server:
-        proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: server.ledger.jobs, "a job created at the provider", 120, proc)
-        os.kill(proc.pid, signal.SIGKILL)  # its answer (the job id) is still held back by the server
-        proc.wait()
-        assert [j.split(":")[0] for j in open_jobs(cache)] == ["intent"] and len(server.ledger.jobs) == 1
-        accepted = server.jobs[server.ledger.jobs[0]]
-
-        server.faults.submit_stall_s = 0.0
-        rerun = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
-        assert rerun.returncode == 0, rerun.stderr
-        assert max(server.ledger.submitted.values()) == 1  # the accepted job was found and polled
-        assert max(server.ledger.billed.values()) == 1
-        assert not {line["custom_id"] for line in accepted.lines} & set(server.ledger.online)
         assert open_jobs(cache) == []
 
     with batch_server(backend=backend):
@@ -174,8 +152,7 @@ def test_sigterm_while_a_job_runs_exits_at_once_and_the_rerun_polls_the_job(
 ):
     recipe = arms_without_instruction_data(write_recipe({"generator": batch_generator(), "documents": COUNTS}))
     out, cache = tmp_path / "corpus", tmp_path / "cache.sqlite"
-    cmd = [sys.executable, "-m", "msm", "synthesize", "docs", "--spec", "specs/rules.md", "--recipe", str(recipe)]
-    cmd += ["--out", str(out), "--cache", str(cache), "--no-progress"]
+    cmd = docs_command(recipe, out, cache)
     with batch_server(BatchFaults(job_s=30.0)) as server:
         proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(lambda: accepted_jobs(cache), "a batch job stored in the cache", 120, proc)
