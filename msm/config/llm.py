@@ -105,3 +105,21 @@ class JudgeConfig(EndpointConfig):
     backoff_max_s: float = Field(default=30.0, gt=0)
     timeout_s: float = Field(default=120.0, gt=0)
     max_reasks: int = Field(default=1, ge=0, le=10, description="re-asks when a verdict cannot be parsed")
+    guided_verdict: bool = Field(
+        default=False,
+        description="constrain each reply to end in the verdict format its parser reads (structured outputs "
+        "of a vLLM OpenAI server; openai backend only)",
+    )
+
+    @model_validator(mode="after")
+    def _guided_needs_vllm(self) -> JudgeConfig:
+        # Anthropic's API has no regex-constrained decoding: sending the request unconstrained would
+        # quietly grade differently from what the recipe asks for.
+        if self.guided_verdict and self.backend != "openai":
+            raise ValueError(
+                "`evaluation.judge.guided_verdict` needs backend openai pointed at a vLLM server "
+                f"(structured outputs), not {self.backend!r}; set guided_verdict: false or change the backend"
+            )
+        if self.guided_verdict and self.batch.enabled:  # batch lines carry no constraint
+            raise ValueError("`evaluation.judge.guided_verdict` needs online calls; set batch.enabled: false")
+        return self

@@ -37,6 +37,8 @@ _SCORE = re.compile(r"<score>\s*([012])\s*</score>")
 # The judge prompt templates (read at each use, so what a run's identity hashes is what it sends).
 FIELD = "evaluation.judge"  # the recipe section, for error messages
 PROMPT_DIR = Path(str(resources.files("msm.evaluation").joinpath("prompts")))
+# Output tokens a guided reply keeps free for its verdict after the longest reasoning it may write.
+VERDICT_TOKENS = 64
 
 
 class JudgeUnavailable(MsmError):
@@ -64,6 +66,29 @@ def parse_score(text: str) -> int:
     if len(found) != 1:
         raise ParseError("end your reply with exactly one <score>0</score>, <score>1</score> or <score>2</score>")
     return int(found.pop())
+
+
+def verdict_regex(parse: Callable[[str], Any], max_tokens: int) -> str | None:
+    """What a guided reply must match (`evaluation.judge.guided_verdict`) for `parse` to read it:
+    free reasoning, then the verdict in the parser's format; None for a parser without one here.
+
+    The reasoning may not contain "<", so it cannot hold a second, different verdict tag that the
+    parser would refuse. It is capped in characters at max_tokens - VERDICT_TOKENS: a token carries
+    at least one character of English text, so the verdict still fits in the output cap."""
+    # Imported here: the suites import this module.
+    from msm.evaluation.suites.agentic import REASONING_CATEGORIES, parse_reasoning
+    from msm.evaluation.suites.forced_choice import parse_judged_choice
+
+    category = f"({'|'.join(REASONING_CATEGORIES)})"
+    verdicts: dict[Callable[[str], Any], str] = {
+        parse_yes_no: "<answer>(yes|no)</answer>",
+        parse_score: "<score>[012]</score>",
+        parse_judged_choice: "<choice>(A|B|neither)</choice>",
+        parse_reasoning: f"<categories>(none|{category}(, {category}){{0,{len(REASONING_CATEGORIES) - 1}}})"
+        "</categories>\n<sp1>(yes|no)</sp1>",
+    }
+    verdict = verdicts.get(parse)
+    return None if verdict is None else f"[^<]{{0,{max(0, max_tokens - VERDICT_TOKENS)}}}{verdict}"
 
 
 def parse_judge_arg(value: str) -> tuple[str, str]:
@@ -96,7 +121,21 @@ class Judge:
         self.cache_path = cache_path
 
     def record(self) -> dict[str, Any]:
-        return {"backend": self.cfg.backend, "model": self.cfg.model}
+        # guided_verdict only when on, so the records of runs without it stay as they were.
+        return {"backend": self.cfg.backend, "model": self.cfg.model} | (
+            {"guided_verdict": True} if self.cfg.guided_verdict else {}
+        )
+
+    def reply_regex(self, j: Judgment) -> str | None:
+        if not self.cfg.guided_verdict:
+            return None
+        regex = verdict_regex(j.parse, self.cfg.max_tokens)
+        if regex is None:
+            raise MsmError(
+                f"{FIELD}.guided_verdict: no verdict format is known for the {j.kind!r} judgments' parser "
+                f"({j.parse.__qualname__}); add it to msm.evaluation.judge.verdict_regex or set guided_verdict: false"
+            )
+        return regex
 
     def check_cache(self) -> None:
         """Refuse a damaged or foreign cache file before the run writes anything (a missing one is fine)."""
@@ -112,6 +151,7 @@ class Judge:
             ) from None
 
     async def _run(self, pending: list[Judgment], log: SampleLog, stop: StopSignal) -> dict[str, int]:
+        regexes = {j.key: self.reply_regex(j) for j in pending}  # an unknown parser fails before any call
         backend = backends.open_backend(self.cfg, FIELD)
         cache = ReplyCache(self.cache_path)
         budget = Budget(max_tokens=None, max_dollars=None, spent_tokens=0, spent_dollars=0.0)
@@ -120,7 +160,8 @@ class Judge:
 
         async def one(j: Judgment) -> None:
             try:
-                verdict = await client.generate(Request(level=j.kind, messages=j.messages), j.parse)
+                request = Request(level=j.kind, messages=j.messages, reply_regex=regexes[j.key])
+                verdict = await client.generate(request, j.parse)
                 parsed = True
             except ExtractionFailed:
                 verdict, parsed = None, False  # recorded as unparsed; counted, never guessed

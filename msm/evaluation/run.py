@@ -238,6 +238,8 @@ class Evaluation:
                 "max_reasks": j.max_reasks,
                 "prompts": {p: prompt_sha256(p) for p in prompts},
             }
+            if j.guided_verdict:  # constrained verdicts grade differently; absent when off: identities stay
+                judge["guided_verdict"] = True
             code.append(Path(judge_module.__file__))
         return {
             "schema": RUN_SCHEMA,

@@ -35,6 +35,9 @@ class Request:
     sample: int = 0
     context: Mapping[str, Any] = field(default_factory=dict)
     key: str = ""  # the cache key, set by the client
+    # The whole reply must match this regex: decoded under that constraint by a vLLM server (its
+    # structured outputs). Part of the cache key when set.
+    reply_regex: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,12 +147,16 @@ class OpenAIBackend:
     def body(self, request: Request, *, temperature: float, max_tokens: int) -> dict[str, Any]:
         """The chat-completions body, online and in a batch job alike. The system message (the spec)
         stays first and byte-identical across calls: OpenAI caches a long common prefix by itself."""
-        return {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in request.messages],
             "temperature": temperature,
             "max_tokens": max_tokens,
         }
+        if request.reply_regex is not None:
+            # vLLM's current field: its older `guided_regex` is dropped by 0.32 with only a log warning.
+            body["structured_outputs"] = {"regex": request.reply_regex}
+        return body
 
     @staticmethod
     def completion(resp: Mapping[str, Any]) -> Completion:
@@ -207,6 +214,8 @@ class AnthropicBackend:
         """The Messages API body, online and as a batch request's `params`. The system prompt (it
         carries the spec, the same on every call of a run) is one text block marked for the prompt
         cache, so every call after the first reads it at a tenth of the input price."""
+        if request.reply_regex is not None:  # the config refuses this; never send it unconstrained
+            raise FatalBackendError("the Anthropic API cannot constrain a reply to a regex")
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
         body: dict[str, Any] = {
             "model": self.model,

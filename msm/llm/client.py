@@ -127,7 +127,7 @@ class Client:
         messages = request.messages
         reason = ""
         for attempt in range(self.cfg.max_reasks + 1):
-            reply = await self.reply(Request(request.level, messages, request.sample, request.context), attempt)
+            reply = await self.reply(dataclasses.replace(request, messages=messages, key=""), attempt)
             try:
                 return parse(reply.text)
             except ParseError as e:
@@ -147,7 +147,8 @@ class Client:
             backend=self.backend.name,
             model=self.backend.model,
             messages=request.messages,
-            params=self.params,
+            # A constrained reply differs from a free one; unconstrained keys stay what they were.
+            params=self.params if request.reply_regex is None else {**self.params, "reply_regex": request.reply_regex},
             sample=request.sample * 1000 + attempt,
             revision=self.backend.revision,
         )

@@ -51,6 +51,10 @@ def test_judge_prompt_and_sampling_edits_refuse_the_resume_unrelated_edits_do_no
     assert "holds results of a different evaluation; changed: decoding.am.temperature (0.7 -> 0.9)" in refused.output
     assert "fix: use a new --out, or delete this directory to start over" in refused.output
 
+    guided = write_recipe(tmp_path / "guided.yaml", suites=["am"], judge={**JUDGE_CFG, "guided_verdict": True}, am=AM)
+    refused = evaluate(guided)  # constrained verdicts are other verdicts
+    assert refused.exit_code == 2 and "changed: judge.guided_verdict (None -> True)" in refused.output
+
     prompts = tmp_path / "prompts"
     shutil.copytree(judge.PROMPT_DIR, prompts)
     harm = prompts / "judge_harm.txt"

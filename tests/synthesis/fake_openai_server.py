@@ -46,6 +46,7 @@ class Record:
     arrived: float
     outcome: str
     finished: float | None = None
+    body: dict[str, Any] = field(default_factory=dict)  # the request's JSON, for tests of what was sent
 
 
 @dataclass
@@ -188,7 +189,7 @@ class FakeLLMServer:
         outcome, rng = self._draw()
         if key:
             rng = random.Random(key)
-        record = Record(key=key, arrived=time.time(), outcome=outcome)
+        record = Record(key=key, arrived=time.time(), outcome=outcome, body=body)
         with self.stats.lock:
             self.stats.records.append(record)
         # The latency counts from arrival: the server's own work (writing the reply) is part of it,
