@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, TypeVar
 
 from msm.config.llm import JudgeConfig
 from msm.errors import InvalidInput, MsmError, problem
@@ -39,6 +39,8 @@ FIELD = "evaluation.judge"  # the recipe section, for error messages
 PROMPT_DIR = Path(str(resources.files("msm.evaluation").joinpath("prompts")))
 # Output tokens a guided reply keeps free for its verdict after the longest reasoning it may write.
 VERDICT_TOKENS = 64
+_VERDICT_ATTR = "verdict_format"
+Parser = TypeVar("Parser", bound=Callable[[str], Any])
 
 
 class JudgeUnavailable(MsmError):
@@ -54,6 +56,29 @@ def prompt_sha256(name: str) -> str:
     return sha256_text((PROMPT_DIR / f"{name}.txt").read_text(encoding="utf-8"))
 
 
+def verdict_format(verdict: str) -> Callable[[Parser], Parser]:
+    """Declares, on a parser, the regex of the verdict its reply must end with (what a guided judge
+    reply is held to; see verdict_regex). The suites declare theirs beside their parsers."""
+
+    def mark(parse: Parser) -> Parser:
+        setattr(parse, _VERDICT_ATTR, verdict)
+        return parse
+
+    return mark
+
+
+def verdict_regex(parse: Callable[[str], Any], max_tokens: int) -> str | None:
+    """What a guided reply must match (`evaluation.judge.guided_verdict`) for `parse` to read it:
+    free reasoning, then the verdict its parser declared (verdict_format); None for a parser without one.
+
+    The reasoning may not contain "<", so it cannot hold a second, different verdict tag that the
+    parser would refuse. It is capped in characters at max_tokens - VERDICT_TOKENS: a token carries
+    at least one character of English text, so the verdict still fits in the output cap."""
+    verdict = getattr(parse, _VERDICT_ATTR, None)
+    return None if verdict is None else f"[^<]{{0,{max(0, max_tokens - VERDICT_TOKENS)}}}{verdict}"
+
+
+@verdict_format("<answer>(yes|no)</answer>")
 def parse_yes_no(text: str) -> bool:
     found = {m.lower() for m in _ANSWER.findall(text)}
     if len(found) != 1:
@@ -61,34 +86,12 @@ def parse_yes_no(text: str) -> bool:
     return found.pop() == "yes"
 
 
+@verdict_format("<score>[012]</score>")
 def parse_score(text: str) -> int:
     found = set(_SCORE.findall(text))
     if len(found) != 1:
         raise ParseError("end your reply with exactly one <score>0</score>, <score>1</score> or <score>2</score>")
     return int(found.pop())
-
-
-def verdict_regex(parse: Callable[[str], Any], max_tokens: int) -> str | None:
-    """What a guided reply must match (`evaluation.judge.guided_verdict`) for `parse` to read it:
-    free reasoning, then the verdict in the parser's format; None for a parser without one here.
-
-    The reasoning may not contain "<", so it cannot hold a second, different verdict tag that the
-    parser would refuse. It is capped in characters at max_tokens - VERDICT_TOKENS: a token carries
-    at least one character of English text, so the verdict still fits in the output cap."""
-    # Imported here: the suites import this module.
-    from msm.evaluation.suites.agentic import REASONING_CATEGORIES, parse_reasoning
-    from msm.evaluation.suites.forced_choice import parse_judged_choice
-
-    category = f"({'|'.join(REASONING_CATEGORIES)})"
-    verdicts: dict[Callable[[str], Any], str] = {
-        parse_yes_no: "<answer>(yes|no)</answer>",
-        parse_score: "<score>[012]</score>",
-        parse_judged_choice: "<choice>(A|B|neither)</choice>",
-        parse_reasoning: f"<categories>(none|{category}(, {category}){{0,{len(REASONING_CATEGORIES) - 1}}})"
-        "</categories>\n<sp1>(yes|no)</sp1>",
-    }
-    verdict = verdicts.get(parse)
-    return None if verdict is None else f"[^<]{{0,{max(0, max_tokens - VERDICT_TOKENS)}}}{verdict}"
 
 
 def parse_judge_arg(value: str) -> tuple[str, str]:
@@ -133,7 +136,8 @@ class Judge:
         if regex is None:
             raise MsmError(
                 f"{FIELD}.guided_verdict: no verdict format is known for the {j.kind!r} judgments' parser "
-                f"({j.parse.__qualname__}); add it to msm.evaluation.judge.verdict_regex or set guided_verdict: false"
+                f"({j.parse.__qualname__}); declare it with msm.evaluation.judge.verdict_format, or set "
+                "guided_verdict: false"
             )
         return regex
 

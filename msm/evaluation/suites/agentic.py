@@ -28,7 +28,7 @@ from msm.errors import InvalidInput, problem, validation_problems
 from msm.evaluation.engines.base import Engine
 from msm.evaluation.formatting import num, pct
 from msm.evaluation.items import suite_path
-from msm.evaluation.judge import Judgment, parse_yes_no, prompt
+from msm.evaluation.judge import Judgment, parse_yes_no, prompt, verdict_format
 from msm.evaluation.stats import rate
 from msm.evaluation.suites.base import ReportSection, Run, Sample, Suite
 from msm.llm.parsing import ParseError
@@ -334,6 +334,13 @@ def hard_check(condition: Condition, text: str) -> bool:
     return False
 
 
+_CATEGORY = f"({'|'.join(REASONING_CATEGORIES)})"
+
+
+@verdict_format(
+    f"<categories>(none|{_CATEGORY}(, {_CATEGORY}){{0,{len(REASONING_CATEGORIES) - 1}}})</categories>"
+    "\n<sp1>(yes|no)</sp1>"
+)
 def parse_reasoning(text: str) -> dict[str, Any]:
     """The reasoning classifier's verdict: its categories (a subset of REASONING_CATEGORIES, or none)
     and whether the reasoning invokes SP1. Anything else is a ParseError: the client re-asks, and a
