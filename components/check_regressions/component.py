@@ -25,16 +25,12 @@ def check_regressions(
     Returns:
         How many checkpoints regressed (fail_on_regression takes it).
     """
-    import json
     from pathlib import Path
 
-    from msm.evaluation.regression import check_release
-    from msm.evaluation.regression import summary as summarize
+    from msm.evaluation.regression import check_release, write_summary
 
     checks = [check_release(Path(r.path), Path(scores_dir), max_drop) for r in results]
-    document = summarize(checks)
-    Path(summary.path).mkdir(parents=True, exist_ok=True)
-    (Path(summary.path) / "regression.json").write_text(json.dumps(document, indent=2) + "\n")
+    document = write_summary(checks, Path(summary.path))
     metrics.log_metric("regressed", len(document["regressed"]))
     for check in checks:
         metrics.log_metric(f"{check.label}/regressions", len(check.regressions))

@@ -23,12 +23,11 @@ def compare(
         markdown: The Markdown report, rendered by the Kubeflow UI.
         reference: An evaluation to compare every run against (first in the report); absent = the first run.
     """
-    import shutil
     from pathlib import Path
 
+    from msm.artefacts.report import copy_for_ui
     from msm.evaluation.report import write_report
 
     dirs = ([Path(reference.path)] if reference is not None else []) + [Path(r.path) for r in runs]
     write_report(dirs, Path(report_dir.path))
-    shutil.copy(Path(report_dir.path) / "report.html", html.path)
-    shutil.copy(Path(report_dir.path) / "report.md", markdown.path)
+    copy_for_ui(Path(report_dir.path), Path(html.path), Path(markdown.path))

@@ -73,9 +73,9 @@ def report(
         run23: Another evaluation, or none.
         run24: Another evaluation, or none.
     """
-    import shutil
     from pathlib import Path
 
+    from msm.artefacts.report import copy_for_ui
     from msm.evaluation.report import write_report
 
     slots = (
@@ -105,5 +105,4 @@ def report(
         run24,
     )
     write_report([Path(a.path) for a in slots if a is not None], Path(report_dir.path), study=study)
-    shutil.copy(Path(report_dir.path) / "report.html", html.path)
-    shutil.copy(Path(report_dir.path) / "report.md", markdown.path)
+    copy_for_ui(Path(report_dir.path), Path(html.path), Path(markdown.path))

@@ -22,6 +22,7 @@ from msm.artefacts.evaluation import read_finished, suite_version
 HIGHER_IS_BETTER = {"aligned", "order_consistency", "full_credit"}
 LOWER_IS_BETTER = {"check", "judge", "judge_and_check", "misuse"}
 SKIPPED = ("per_item", "per_prompt", "margins", "conditions")
+REGRESSION_JSON = "regression.json"  # the check_regressions component's summary
 
 
 def flat_rates(suites: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -94,8 +95,12 @@ def check_release(results: Path, scores_dir: Path, max_drop: float) -> Check:
     return check
 
 
-def summary(checks: list[Check]) -> dict[str, Any]:
-    return {
+def write_summary(checks: list[Check], out_dir: Path) -> dict[str, Any]:
+    """REGRESSION_JSON in `out_dir`: which labels regressed, and every check with its metrics."""
+    document = {
         "regressed": [c.label for c in checks if c.status == "regressed"],
         "checks": [asdict(c) for c in checks],
     }
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / REGRESSION_JSON).write_text(json.dumps(document, indent=2) + "\n")
+    return document

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from msm.artefacts.evaluation import damaged_fix, read_finished, samples_path
+from msm.artefacts.report import REPORT_HTML, REPORT_MD, REPORT_METRICS_JSON
 from msm.errors import InvalidInput, problem
 from msm.evaluation.formatting import num
 from msm.evaluation.studies import (
@@ -396,8 +397,8 @@ def write_report(run_dirs: list[Path], out: Path, study: str | None = None) -> P
     with staged_output(out) as stage:
         plots = _plots(runs, answers, stage)
         markdown = _markdown(runs, chosen, answers, diffs, plots)
-        (stage / "report.md").write_text(markdown, encoding="utf-8")
-        (stage / "report.html").write_text(_html(markdown, plots), encoding="utf-8")
+        (stage / REPORT_MD).write_text(markdown, encoding="utf-8")
+        (stage / REPORT_HTML).write_text(_html(markdown, plots), encoding="utf-8")
         summary = {
             "schema": "msm.evaluation-report/v2",
             "study": {"name": chosen.name, "question": chosen.question, "answers": answers} if chosen else None,
@@ -405,7 +406,7 @@ def write_report(run_dirs: list[Path], out: Path, study: str | None = None) -> P
             "differences": diffs,
             "lineage": {r["label"]: lineage(r) for r in runs},
         }
-        (stage / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (stage / REPORT_METRICS_JSON).write_text(json.dumps(summary, indent=2) + "\n")
         from msm.manifest import write_manifest
 
         write_manifest(
@@ -415,4 +416,4 @@ def write_report(run_dirs: list[Path], out: Path, study: str | None = None) -> P
             config={"study": study or None},
             counts={"runs": len(runs), "differences": len(diffs)},
         )
-    return out / "report.html"
+    return out / REPORT_HTML
