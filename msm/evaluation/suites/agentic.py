@@ -476,7 +476,7 @@ class AgenticReport(ReportSection):
             ax.set_yticks(range(len(scenarios)), scenarios, fontsize=8)
             for (i, j), v in np.ndenumerate(grid):
                 ax.text(j, i, "–" if np.isnan(v) else f"{v:.0f}", ha="center", va="center", fontsize=7)
-            what = "judge and hard check agree" if verdicts else "hard check (no judge verdict parsed)"
+            what = "harmful by judge and hard check" if verdicts else "harmful by hard check (no verdict parsed)"
             ax.set_title(f"{r['label']}: {what}", fontsize=9)
         fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="% of samples")
         path = out / "am_heatmap.png"
