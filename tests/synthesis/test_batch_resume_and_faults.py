@@ -100,9 +100,11 @@ def test_a_submission_that_times_out_after_the_provider_accepted_it_is_not_sent_
     rendered_spec,
     backend,
 ):
-    generator = batch_generator(backend, timeout_s=0.5)
+    # The client gives up on the held-back answer after 2 s, long after the server created the job:
+    # a timeout that fell before the creation (a loaded machine) would leave nothing to find.
+    generator = batch_generator(backend, timeout_s=2.0)
     recipe = arms_without_instruction_data(write_recipe({"generator": generator, "documents": COUNTS}))
-    with batch_server(BatchFaults(job_s=0.3, submit_stall_s=2.0), backend=backend) as server:
+    with batch_server(BatchFaults(job_s=0.3, submit_stall_s=6.0), backend=backend) as server:
         m = synthesize_documents(rendered_spec("rules"), recipe, tmp_path / "corpus", progress=False)
         assert m["counts"]["documents_kept"] > 0
         assert max(server.ledger.submitted.values()) == 1 and max(server.ledger.billed.values()) == 1
