@@ -10,7 +10,6 @@ the case did not create itself.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -646,13 +645,6 @@ def adapter_src(tiny_model_dir, tmp_path_factory) -> Path:
     return make_lora_adapter(
         tiny_model_dir, tmp_path_factory.mktemp("bad-inputs") / "adapter", rank=4, random_init=False
     )
-
-
-@pytest.fixture(autouse=True)
-def fresh_msm_log_handler(monkeypatch):
-    """`msm`'s callback adds its log handler once, bound to the stderr of that moment: in-process runs
-    each get their own captured stderr, so each test starts without the previous test's handler."""
-    monkeypatch.setattr(logging.getLogger("msm"), "handlers", [])
 
 
 @pytest.fixture
