@@ -28,6 +28,7 @@ STAGES = [
     "align",
     "evaluate",
     "report",
+    "gather",
     "compare",
     "fetch_checkpoint",
     "check_regressions",

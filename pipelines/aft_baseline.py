@@ -11,10 +11,9 @@ from kfp import dsl
 
 from components.base_model.component import base_model
 from components.ingest.component import ingest
-from components.report.component import report
 from msm.errors import MsmError
 from msm.evaluation.items import SUITE_VERSION
-from pipelines.common import Placement, checked_study, defaults, evaluate_arms, preflight, report_slots, synthesize
+from pipelines.common import Placement, checked_study, defaults, evaluate_arms, preflight, study_report, synthesize
 from pipelines.platform import Target
 
 NAME = "msm-aft-baseline"
@@ -77,6 +76,6 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             train={"recipe_yaml": recipe_yaml, "checkpoint_dir": checkpoint_dir},
             suite_version=suite_version,
         )
-        place.cpu(report(study=STUDY, **report_slots(evaluations)), "report")
+        study_report(place, STUDY, evaluations)
 
     return aft_baseline

@@ -16,7 +16,6 @@ from kfp import dsl
 
 from components.base_model.component import base_model
 from components.ingest.component import ingest
-from components.report.component import report
 from msm.errors import MsmError
 from msm.evaluation.items import SUITE_VERSION
 from msm.evaluation.studies import sized_label
@@ -28,8 +27,8 @@ from pipelines.common import (
     evaluate_condition,
     midtrained,
     preflight,
-    report_slots,
     seeded,
+    study_report,
     synthesize,
 )
 from pipelines.platform import Target
@@ -127,6 +126,6 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                 evaluations.append(
                     evaluate_condition(place, label, base, recipe_yaml, spec, suite_version, trained=model, name=name)
                 )
-        place.cpu(report(study=STUDY, **report_slots(evaluations)), "report")
+        study_report(place, STUDY, evaluations)
 
     return aft_scaling

@@ -20,7 +20,6 @@ from kfp import dsl
 
 from components.base_model.component import base_model
 from components.ingest.component import ingest
-from components.report.component import report
 from msm.errors import MsmError
 from msm.evaluation.items import SUITE_VERSION
 from msm.evaluation.studies import msm_label
@@ -34,8 +33,8 @@ from pipelines.common import (
     load,
     midtrained,
     preflight,
-    report_slots,
     seeded,
+    study_report,
     synthesize,
 )
 from pipelines.platform import Target
@@ -107,7 +106,9 @@ def build(recipe_path: Path, spec_path: Path | None = None, target: Target = "lo
             specs[spec_id] = place.cpu(task, f"ingest ({spec_id})").outputs["spec"]
         spec = specs[d["spec_id"]]
         aft_data = synthesize(place, spec, cache_dir=cache_dir, docs=False, **synth)["aft_data"]
-        corpora = {s: synthesize(place, r, cache_dir=cache_dir, aft=False, **synth)["corpus"] for s, r in specs.items()}
+        corpora = {
+            s: synthesize(place, r, cache_dir=cache_dir, aft=False, of=s, **synth)["corpus"] for s, r in specs.items()
+        }
         base = place.cpu(base_model(recipe_yaml=recipe_yaml, spec=spec), "base-model", uses_hub=True).outputs["model"]
         train = {"recipe_yaml": recipe_yaml, "checkpoint_dir": checkpoint_dir}
 
@@ -147,6 +148,6 @@ def build(recipe_path: Path, spec_path: Path | None = None, target: Target = "lo
                 evaluations.append(
                     evaluate_condition(place, label, base, recipe_yaml, spec, suite_version, trained=model, name=name)
                 )
-        place.cpu(report(study=STUDY, **report_slots(evaluations)), "report")
+        study_report(place, STUDY, evaluations)
 
     return cheese_study

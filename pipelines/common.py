@@ -107,14 +107,25 @@ def seeded(name: str, seed: int, seeds: list[int]) -> str:
     return f"{name}, seed {seed}" if len(seeds) > 1 else name
 
 
-def report_slots(evaluations: list) -> dict:
-    """The report component's run slots for a list of evaluation artefacts."""
-    if len(evaluations) > MAX_EVALUATIONS:
-        raise MsmError(
-            f"the study evaluates {len(evaluations)} runs; one report takes at most {MAX_EVALUATIONS}\n"
-            "    fix: list fewer study.arms or study.seeds in the recipe"
-        )
-    return {f"run{i:02d}": e for i, e in enumerate(evaluations, 1)}
+def study_report(place: Placement, study: str, evaluations: list) -> dsl.PipelineTask:
+    """The report task answering `study` over its evaluations. The report component has
+    MAX_EVALUATIONS input slots; more runs (a spec sweep's grid, many seeds) first go through gather
+    tasks that bundle up to MAX_EVALUATIONS each (bundles of bundles, if need be)."""
+    from components.gather.component import gather
+    from components.report.component import report
+
+    def slots(runs: list) -> dict:
+        return {f"run{i:02d}": e for i, e in enumerate(runs, 1)}
+
+    runs, level = list(evaluations), 0
+    while len(runs) > MAX_EVALUATIONS:
+        level += 1
+        chunks = [runs[i : i + MAX_EVALUATIONS] for i in range(0, len(runs), MAX_EVALUATIONS)]
+        runs = [
+            place.cpu(gather(**slots(chunk)), f"gather ({level}.{j})").outputs["bundle"]
+            for j, chunk in enumerate(chunks, 1)
+        ]
+    return place.cpu(report(study=study, **slots(runs)), "report")
 
 
 def midtrained(place: Placement, *, label: str, seed: int, seeds: list[int], corpus, base, spec_id, train: dict):
@@ -177,9 +188,11 @@ def evaluate_condition(place: Placement, label, base_model, recipe_yaml, spec, s
 
 
 def synthesize(
-    place: Placement, spec, recipe_yaml, generator_id, prompt_version, cache_dir, *, docs=True, aft=True
+    place: Placement, spec, recipe_yaml, generator_id, prompt_version, cache_dir, *, docs=True, aft=True, of=""
 ) -> dict:
-    """Corpus and/or AFT data tasks for a rendered spec: {'corpus': ..., 'aft_data': ...} artefacts."""
+    """Corpus and/or AFT data tasks for a rendered spec: {'corpus': ..., 'aft_data': ...} artefacts.
+    `of` names the spec in the tasks' display names when a pipeline synthesizes for several."""
+    suffix = f" ({of})" if of else ""
     from components.synthesize_aft.component import synthesize_aft
     from components.synthesize_docs.component import synthesize_docs
 
@@ -192,10 +205,11 @@ def synthesize(
     }
     out = {}
     if docs:
-        out["corpus"] = place.cpu(synthesize_docs(**kw), "synthesize-docs", uses_api_keys=True).outputs["corpus"]
+        task = place.cpu(synthesize_docs(**kw), f"synthesize-docs{suffix}", uses_api_keys=True)
+        out["corpus"] = task.outputs["corpus"]
     if aft:
         # The instruction-tuning set may come from the Hub (synthesis.aft.instruction_mix.dataset).
-        task = place.cpu(synthesize_aft(**kw), "synthesize-aft", uses_api_keys=True, uses_hub=True)
+        task = place.cpu(synthesize_aft(**kw), f"synthesize-aft{suffix}", uses_api_keys=True, uses_hub=True)
         out["aft_data"] = task.outputs["aft_data"]
     return out
 

@@ -20,9 +20,8 @@ from kfp import dsl
 
 from components.base_model.component import base_model
 from components.ingest.component import ingest
-from components.report.component import report
 from msm.evaluation.items import SUITE_VERSION
-from pipelines.common import Placement, checked_study, defaults, evaluate_arms, preflight, report_slots, synthesize
+from pipelines.common import Placement, checked_study, defaults, evaluate_arms, preflight, study_report, synthesize
 from pipelines.platform import Target
 
 NAME = "msm"
@@ -83,6 +82,6 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             train=train,
             suite_version=suite_version,
         )
-        place.cpu(report(study=STUDY, **report_slots(evaluations)), "report")
+        study_report(place, STUDY, evaluations)
 
     return msm_pipeline

@@ -84,8 +84,8 @@ def report_command(
     study: Annotated[
         str | None,
         typer.Option(
-            help="Answer this study's question first (msm, cheese-study, aft-scaling): its contrasts between the runs' "
-            "labels, paired. Runs with one label are that condition's seeds."
+            help="Answer this study's question first (msm, cheese-study, spec-sweep, aft-scaling): its contrasts "
+            "between the runs' labels, paired. Runs with one label are that condition's seeds."
         ),
     ] = None,
 ) -> None:

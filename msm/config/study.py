@@ -17,7 +17,8 @@ from msm.config.base import Strict
 Arm = Literal["base", "baseline", "aft-only", "aft-reasoning", "msm-only", "msm+aft", "msm+aft-reasoning"]
 # Arms trained on the instruction-tuning rows, which need synthesis.aft.instruction_mix.
 NEEDS_INSTRUCTION_DATA = ("baseline",)
-# The report component's fixed run slots (KFP v2 takes no list of artefacts from separate tasks).
+# The report and gather components' input slots (KFP v2 takes no list of artefacts from separate tasks);
+# a pipeline with more evaluations gathers them into bundles first (pipelines.common.study_report).
 MAX_EVALUATIONS = 24
 
 
@@ -41,7 +42,18 @@ class StudyConfig(Strict):
         "the paper's §4.2 goes 1k → 80k)",
     )
 
-    @field_validator("arms", "seeds", "aft_sizes")
+    msm_specs: list[str] = Field(
+        default=[],
+        description="the spec-sweep pipeline's rows: ids of the recipe's specs to midtrain on, each once per "
+        "seed (empty: every spec in `specs`)",
+    )
+    aft_specs: list[str] = Field(
+        default=[],
+        description="the spec-sweep pipeline's columns: ids of the recipe's specs whose AFT data align every "
+        "MSM(X), the paper's cross pairs MSM(X)+AFT(Y) (empty: the pipeline's --spec alone)",
+    )
+
+    @field_validator("arms", "seeds", "aft_sizes", "msm_specs", "aft_specs")
     @classmethod
     def _unique(cls, values: list) -> list:
         if len(values) != len(set(values)):

@@ -21,6 +21,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from msm.artefacts.bundle import expand
 from msm.artefacts.evaluation import damaged_fix, read_finished, samples_path
 from msm.artefacts.report import REPORT_HTML, REPORT_MD, REPORT_METRICS_JSON
 from msm.errors import InvalidInput, problem
@@ -34,6 +35,7 @@ from msm.evaluation.studies import (
     conditions,
     describe,
     differs,
+    grid_cell,
     measures,
     size_of,
 )
@@ -104,6 +106,8 @@ def _plots(runs: list[dict], answers: list[dict], out: Path) -> dict[str, Path]:
     scaling = _scaling_plot(runs, out / "aft_scaling.png")
     if scaling:
         plots["AFT data scaling"] = scaling
+    if grid := _grid_plot(runs, out / "spec_grid.png"):
+        plots["spec grid: MSM spec × AFT spec"] = grid
     for section, suites in sections():
         plots.update(section.plots(suites, runs, out))
     return plots
@@ -169,6 +173,55 @@ def _scaling_plot(runs: list[dict], path: Path) -> Path | None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# The measure a spec grid shows: the paper's cross-pair figure is the agentic-misalignment rate.
+GRID_MEASURES = ("am/pooled/judge_and_check/per_item", "am/pooled/check/per_item", *LEADING)
+
+
+def _grid_plot(runs: list[dict], path: Path) -> Path | None:
+    """The spec sweep's grid: for each spec Y whose AFT data an arm aligned on (columns) and each
+    spec X it was midtrained on first (rows; "no MSM" for AFT alone), the grid measure, mean over
+    items and seeds; one panel without reasoning, one with."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cells = {r["condition"]: c for r in runs if (c := grid_cell(r["condition"])) is not None}
+    if not any(x for x, _, _ in cells.values()):
+        return None
+    common = set.intersection(*(set(measures(r)) for r in runs if r["condition"] in cells))
+    measure = next((m for p in GRID_MEASURES for m in sorted(common) if fnmatchcase(m, p)), None)
+    if measure is None:
+        return None
+    by_condition = conditions(runs)
+    rows = [None, *dict.fromkeys(x for x, _, _ in cells.values() if x)]
+    columns = list(dict.fromkeys(y for _, y, _ in cells.values()))
+    panels = sorted({reasoning for _, _, reasoning in cells.values()})
+    values = {p: np.full((len(rows), len(columns)), np.nan) for p in panels}
+    for condition, (x, y, reasoning) in cells.items():
+        scores = [np.mean(list(measures(r)[measure].values())) for r in by_condition[condition]]
+        values[reasoning][rows.index(x), columns.index(y)] = np.mean(scores)
+    low = min(np.nanmin(v) for v in values.values())
+    high = max(np.nanmax(v) for v in values.values())
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(1.3 * len(columns) * len(panels) + 3, 0.55 * len(rows) + 1.8), squeeze=False
+    )
+    for ax, reasoning in zip(axes[0], panels, strict=True):
+        image = ax.imshow(values[reasoning], cmap="viridis", vmin=low, vmax=high if high > low else low + 1e-9)
+        for (i, j), v in np.ndenumerate(values[reasoning]):
+            if not np.isnan(v):  # dark text on the light end of viridis
+                light = high > low and (v - low) / (high - low) > 0.6
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8, color="black" if light else "white")
+        ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(len(rows)), [f"MSM({x})" if x else "no MSM" for x in rows], fontsize=8)
+        ax.set_xlabel("AFT data of spec")
+        ax.set_ylabel("midtrained on")
+        ax.set_title("AFT with reasoning" if reasoning else "AFT without reasoning", fontsize=9)
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8)
+    fig.suptitle(describe(measure), fontsize=9)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -391,7 +444,7 @@ def write_report(run_dirs: list[Path], out: Path, study: str | None = None) -> P
     if study and study not in STUDIES:
         raise InvalidInput([problem("--study", f"unknown study {study!r}", f"use one of {', '.join(STUDIES)}")])
     chosen = STUDIES[study] if study else None
-    runs = load_runs([Path(d) for d in run_dirs])
+    runs = load_runs(expand([Path(d) for d in run_dirs]))  # a gathered bundle's runs, each as a run
     answers = answer(chosen, runs) if chosen else []
     diffs = _differences(runs)
     with staged_output(out) as stage:

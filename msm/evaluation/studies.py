@@ -54,25 +54,31 @@ class Study:
 
     def contrasts_for(self, labels: Iterable[str]) -> list[Contrast]:
         """The contrasts with placeholders filled from the labels present: {X} is every spec midtrained
-        on (labels msm(X)...), paired with every later one as {Y} (the order the runs came in); {N}
-        is every AFT size (labels ...@N), smallest first."""
+        on (labels msm(X)...), paired with every later one as {Y} (the order the runs came in); {A} is
+        every spec whose AFT data an arm aligned on (labels ...aft(A), ...aft-reasoning(A),
+        aft-only(A)); {N} is every AFT size (labels ...@N), smallest first. A contrast of a label
+        with itself (a cross pair on the diagonal) is left out."""
         labels = list(labels)
-        specs = list(dict.fromkeys(m.group(1) for m in map(_MSM_ARM.match, labels) if m))
+        specs = list(dict.fromkeys(m.group(1) for m in map(_MSM_SPEC.match, labels) if m))
+        aft_specs = list(dict.fromkeys(m.group(1) for m in map(_AFT_SPEC.search, labels) if m))
         sizes = sorted({int(m.group(1)) for m in map(_SIZED.search, labels) if m})
         out: list[Contrast] = []
         for c in self.contrasts:
             text = c.treatment + c.control
             xs = specs if "{X}" in text else [""]
+            afts = aft_specs if "{A}" in text else [""]
             ns = sizes if "{N}" in text else [0]
             for i, x in enumerate(xs):
                 for y in specs[i + 1 :] if "{Y}" in text else [""]:
-                    for n in ns:
-                        fill = {"X": x, "Y": y, "N": n}
-                        out.append(Contrast(c.treatment.format(**fill), c.control.format(**fill)))
-        return [c for c in out if c.treatment in labels and c.control in labels]
+                    for a in afts:
+                        for n in ns:
+                            fill = {"X": x, "Y": y, "A": a, "N": n}
+                            out.append(Contrast(c.treatment.format(**fill), c.control.format(**fill)))
+        return [c for c in out if c.treatment != c.control and c.treatment in labels and c.control in labels]
 
 
-_MSM_ARM = re.compile(r"^msm\((.+)\)(?:\+aft)?$")
+_MSM_SPEC = re.compile(r"^msm\(([^()]+)\)")
+_AFT_SPEC = re.compile(r"aft(?:-only|-reasoning)?\(([^()]+)\)$")
 _SIZED = re.compile(r"@(\d+)$")
 
 
@@ -90,6 +96,26 @@ def size_of(label: str) -> tuple[str, int] | None:
 def msm_label(spec_id: str, aligned: bool) -> str:
     """An MSM arm's label when a study midtrains on several specs: msm(<spec id>)[+aft]."""
     return f"msm({spec_id})" + ("+aft" if aligned else "")
+
+
+def grid_label(arm: str, msm_spec: str | None = None, aft_spec: str | None = None) -> str:
+    """An arm's label in the spec sweep's grid, naming the spec midtrained on and the spec whose AFT
+    data it aligned on: msm(rules), aft-only(general), msm(rules)+aft(general),
+    msm(rules)+aft-reasoning(general); `baseline` and `base` name no spec."""
+    if arm in ("base", "baseline"):
+        return arm
+    if arm == "msm-only":
+        return f"msm({msm_spec})"
+    if arm.startswith("msm+"):
+        return f"msm({msm_spec})+{arm.removeprefix('msm+')}({aft_spec})"
+    return f"{arm}({aft_spec})"
+
+
+def grid_cell(label: str) -> tuple[str | None, str, bool] | None:
+    """(spec midtrained on or None, AFT spec, with reasoning) of a grid label that aligned on AFT
+    data; None for any other label."""
+    m = re.fullmatch(r"(?:msm\(([^()]+)\)\+aft|aft-only|aft)(-reasoning)?\(([^()]+)\)", label)
+    return (m.group(1), m.group(3), m.group(2) is not None) if m else None
 
 
 def _arms(*pairs: tuple[str, str]) -> tuple[Contrast, ...]:
@@ -121,6 +147,20 @@ STUDIES = {
                 ("msm({X})+aft", "aft-only"),
                 ("msm({X})+aft", "msm({X})"),  # §3.2: MSM+AFT beats MSM alone and AFT alone
                 ("aft-only", "baseline"),
+            ),
+            headline=2,
+        ),
+        Study(
+            "spec-sweep",
+            "Which spec, midtrained on, makes the same alignment fine-tuning generalize best?",
+            _arms(
+                ("msm({X})+aft({A})", "aft-only({A})"),
+                ("msm({X})+aft-reasoning({A})", "aft-reasoning({A})"),
+                ("msm({X})+aft({A})", "msm({A})+aft({A})"),  # a cross pair against its diagonal
+                ("msm({X})+aft-reasoning({A})", "msm({A})+aft-reasoning({A})"),
+                ("aft-only({A})", "baseline"),
+                ("aft-reasoning({A})", "baseline"),
+                ("msm({X})", "baseline"),
             ),
             headline=2,
         ),

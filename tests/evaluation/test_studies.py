@@ -3,7 +3,17 @@ that follow the numbers."""
 
 import pytest
 
-from msm.evaluation.studies import STUDIES, answer, conditions, describe, measures, msm_label, sentence
+from msm.evaluation.studies import (
+    STUDIES,
+    answer,
+    conditions,
+    describe,
+    grid_cell,
+    grid_label,
+    measures,
+    msm_label,
+    sentence,
+)
 
 
 def run(label: str, margins: dict[str, float], am: dict[str, int] | None = None) -> dict:
@@ -76,3 +86,36 @@ def test_stratified_am_rate_in_a_study():
     aft = run("aft-only", {"x": 0.0}, am={i: int(i.startswith("lethal")) for i in ids})
     (a,) = [x for x in answer(STUDIES["msm"], [msm, aft]) if x["measure"].startswith("am/")]
     assert a["diff"] == -0.5 and a["n"] == 20 and "scored lower" in a["sentence"]
+
+
+def test_grid_labels_name_both_specs_and_read_back():
+    assert grid_label("msm+aft", "rules", "general") == "msm(rules)+aft(general)"
+    assert grid_label("msm+aft-reasoning", "rules", "general") == "msm(rules)+aft-reasoning(general)"
+    assert grid_label("aft-only", aft_spec="general") == "aft-only(general)"
+    assert grid_label("msm-only", "rules") == "msm(rules)" and grid_label("baseline") == "baseline"
+    assert grid_cell("msm(rules)+aft-reasoning(general)") == ("rules", "general", True)
+    assert grid_cell("aft-only(general)") == (None, "general", False)
+    assert grid_cell("aft-reasoning(rules)") == (None, "rules", True)
+    assert grid_cell("msm(rules)") is None and grid_cell("msm+aft") is None
+
+
+def test_spec_sweep_contrasts_cover_the_grid_and_its_cross_pairs():
+    specs = ("r", "v")
+    labels = ["baseline"] + [grid_label(a, aft_spec=y) for a in ("aft-only", "aft-reasoning") for y in specs]
+    labels += [grid_label("msm-only", x) for x in specs]
+    labels += [grid_label(a, x, y) for a in ("msm+aft", "msm+aft-reasoning") for x in specs for y in specs]
+    pairs = [(c.treatment, c.control) for c in STUDIES["spec-sweep"].contrasts_for(labels)]
+    assert pairs[:4] == [  # the headline: MSM(X) before each AFT(Y), against that AFT alone
+        ("msm(r)+aft(r)", "aft-only(r)"),
+        ("msm(r)+aft(v)", "aft-only(v)"),
+        ("msm(v)+aft(r)", "aft-only(r)"),
+        ("msm(v)+aft(v)", "aft-only(v)"),
+    ]
+    # Each cross pair against the diagonal of its AFT spec; no label against itself.
+    assert ("msm(v)+aft(r)", "msm(r)+aft(r)") in pairs
+    assert ("msm(r)+aft-reasoning(v)", "msm(v)+aft-reasoning(v)") in pairs
+    assert all(t != c for t, c in pairs) and ("msm(v)", "baseline") in pairs
+    assert len(pairs) == len(set(pairs)) == 4 + 4 + 2 + 2 + 2 + 2 + 2
+    # The cheese study's MSM labels still read the spec off `msm(X)+aft`.
+    cheese = [(c.treatment, c.control) for c in STUDIES["cheese-study"].contrasts_for(["msm(a)+aft", "msm(b)+aft"])]
+    assert cheese == [("msm(a)+aft", "msm(b)+aft")]

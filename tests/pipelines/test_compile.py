@@ -232,3 +232,45 @@ def test_the_cheese_study_runs_a_named_value_spec_against_the_recipes_other_one(
     ]
     with pytest.raises(MsmError, match="must be a preference spec"):
         cheese_specs(recipe, REPO / "specs/rules.md")
+
+
+def grid_recipe(tmp_path, msm_specs: str, aft_specs: str, seeds: str = "[0, 1]"):
+    recipe = tmp_path / "grid.yaml"
+    study = f"  seeds: {seeds}\n  msm_specs: {msm_specs}\n  aft_specs: {aft_specs}\n"
+    recipe.write_text((REPO / "recipes/tiny-offline.yaml").read_text().replace("  seeds: [0]\n", study))
+    return recipe
+
+
+def test_the_spec_sweep_grid_trains_each_msm_once_per_seed_and_gathers_a_full_report(tmp_path):
+    recipe = grid_recipe(tmp_path, "[rules, general]", "[rules, value-augmented]")
+    paths = compile_pipelines(recipe, REPO / "specs/rules.md", tmp_path / "out", "spec-sweep")
+    pipeline = next(yaml.safe_load_all(paths["kubeflow"].read_text()))
+    tasks = pipeline["root"]["dag"]["tasks"]
+    names = lambda component: sorted(  # noqa: E731
+        t["taskInfo"]["name"] for t in tasks.values() if t["componentRef"]["name"].startswith(f"comp-{component}")
+    )
+    assert names("midtrain") == [f"midtrain (msm({x})), seed {s}" for x in ("general", "rules") for s in (0, 1)]
+    assert names("synthesize-docs") == ["synthesize-docs (general)", "synthesize-docs (rules)"]
+    assert names("synthesize-aft") == ["synthesize-aft (rules)", "synthesize-aft (value-augmented)"]
+    assert len(names("ingest")) == 3  # rules (the evaluated spec), general, value-augmented: each once
+    # Per seed: baseline, AFT alone and with reasoning on each Y, MSM(X)+AFT(Y) both ways for 2 × 2.
+    aligns = names("align")
+    assert len(aligns) == 2 * (1 + 2 + 2 + 4 + 4)
+    assert "align (msm(general)+aft-reasoning(value-augmented)), seed 1" in aligns
+    cross = next(t for t in tasks.values() if t["taskInfo"]["name"] == "align (msm(general)+aft(rules)), seed 0")
+    [producer] = {a["taskOutputArtifact"]["producerTask"] for a in [cross["inputs"]["artifacts"]["adapter"]]}
+    assert tasks[producer]["taskInfo"]["name"] == "midtrain (msm(general)), seed 0"  # MSM(X) reused, not retrained
+    # 31 evaluations (the untrained base once) are more than a report's 24 slots: two bundles first.
+    assert len(names("evaluate")) == 31
+    assert names("gather") == ["gather (1.1)", "gather (1.2)"]
+    report = tasks["report"]["inputs"]
+    assert sorted(report["artifacts"]) == ["run01", "run02"]
+    assert report["parameters"]["study"]["runtimeValue"]["constant"] == "spec-sweep"
+
+
+def test_the_spec_sweep_refuses_a_grid_spec_not_in_the_recipe(tmp_path):
+    from msm.errors import MsmError
+
+    recipe = grid_recipe(tmp_path, "[rules, nope]", "[rules]", seeds="[0]")
+    with pytest.raises(MsmError, match=r"\[study.msm_specs\]: 'nope' is not the id of a spec in `specs`\n.*fix:"):
+        compile_pipelines(recipe, REPO / "specs/rules.md", tmp_path / "out", "spec-sweep")

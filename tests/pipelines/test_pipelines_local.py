@@ -14,7 +14,6 @@ import yaml
 from support import REPO
 
 from pipelines.local import run_local
-from pipelines.spec_sweep import variants
 
 RECIPE = REPO / "recipes/tiny-offline.yaml"
 CHEESE = REPO / "specs/cheese-pro-america.md"
@@ -28,24 +27,45 @@ def task_outputs(run_dir: Path, task: str, output: str) -> list[Path]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # a full local pipeline run: minutes on 2 cores, more when the machine is busy
-def test_spec_sweep_midtrains_each_variant_and_compares_them(kfp_root):
-    chosen = [v for v in variants(RECIPE) if v["id"] in ("rules", "general")]
-    result = run_local(RECIPE, CHEESE, kfp_root, pipeline="spec-sweep", spec_variants=chosen)
+def test_spec_sweep_runs_the_cross_grid_with_each_msm_trained_once(kfp_root, tmp_path):
+    recipe = tmp_path / "grid.yaml"
+    study = "  arms: [aft-only, msm+aft]\n  seeds: [0]\n  msm_specs: [rules, general]\n  aft_specs: [rules, general]\n"
+    text = RECIPE.read_text()
+    start, end = text.index("  arms: ["), text.index("  aft_sizes:")
+    text = text[:start] + study + text[end:]
+    # Evaluated on the rules spec's suites: the cheese suite needs a cheese spec.
+    recipe.write_text(text.replace("suites: [spec-probe, value-ab, cheese]", "suites: [spec-probe, value-ab]"))
+    result = run_local(recipe, REPO / "specs/rules.md", kfp_root, pipeline="spec-sweep")
     run_dir = Path(result["run_dir"])
 
-    midtrained = [json.loads((p / "manifest.json").read_text()) for p in task_outputs(run_dir, "midtrain", "model")]
-    assert sorted(m["config"]["spec"] for m in midtrained) == ["general", "rules"]
-    source_sha = {v["id"]: hashlib.sha256(v["markdown"].encode()).hexdigest() for v in chosen}
-    for m in midtrained:  # each variant was midtrained on the corpus of its own spec
-        assert m["lineage"]["data"]["upstream"]["spec"]["spec_sha256"] == source_sha[m["config"]["spec"]]
+    midtrained = {p: json.loads((p / "manifest.json").read_text()) for p in task_outputs(run_dir, "midtrain", "model")}
+    assert sorted(m["config"]["spec"] for m in midtrained.values()) == ["general", "rules"]  # once per X
+    sources = {s: hashlib.sha256((REPO / f"specs/{s}.md").read_bytes()).hexdigest() for s in ("rules", "general")}
+    for m in midtrained.values():  # each X was midtrained on the corpus of its own spec
+        assert m["lineage"]["data"]["upstream"]["spec"]["spec_sha256"] == sources[m["config"]["spec"]]
     aligned = [json.loads((p / "manifest.json").read_text()) for p in task_outputs(run_dir, "align", "model")]
-    continuing = [m for m in aligned if m["inputs"]["adapter"]]  # msm(X)+aft continues each variant's adapter
-    assert len(aligned) == 3 and sorted(m["config"]["spec"] for m in continuing) == ["general", "rules"]
+    continuing = [m for m in aligned if m["inputs"]["adapter"]]
+    assert len(aligned) == 6 and len(continuing) == 4
+    # Every MSM(X)+AFT(Y) continues one of the two MSM adapters, each of them twice (once per Y).
+    adapters = sorted(Path(m["inputs"]["adapter"]["path"]).resolve() for m in continuing)
+    assert adapters[0::2] == adapters[1::2] and set(adapters) == {p.resolve() for p in midtrained}
+    # MSM(X)+AFT(Y) and AFT(Y) alone train on the same rows of Y: two distinct training sets in all.
+    assert len({m["inputs"]["data"]["sha256"] for m in aligned}) == 2
 
-    report = Path(result["outputs"]["compare"]["report_dir"])
-    labels = [r["label"] for r in json.loads((report / "metrics.json").read_text())["runs"]]
-    assert labels[0] == "aft-only" and sorted(labels[1:]) == ["general", "rules"]
-    assert "general" in (report / "report.html").read_text()
+    report = Path(result["outputs"]["report"]["report_dir"])
+    summary = json.loads((report / "metrics.json").read_text())
+    assert sorted(r["label"] for r in summary["runs"]) == [
+        "aft-only(general)",
+        "aft-only(rules)",
+        "msm(general)+aft(general)",
+        "msm(general)+aft(rules)",
+        "msm(rules)+aft(general)",
+        "msm(rules)+aft(rules)",
+    ]
+    pairs = {(a["treatment"], a["control"]) for a in summary["study"]["answers"]}
+    assert ("msm(general)+aft(rules)", "aft-only(rules)") in pairs  # the headline
+    assert ("msm(general)+aft(rules)", "msm(rules)+aft(rules)") in pairs  # a cross pair against its diagonal
+    assert (report / "spec_grid.png").is_file() and "spec grid" in (report / "report.html").read_text()
 
 
 def negated_adapter(src: Path, dst: Path) -> Path:

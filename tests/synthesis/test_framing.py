@@ -184,7 +184,9 @@ def test_an_ablation_recipe_differs_from_its_main_recipe_only_in_what_it_says(na
     a, b = ablation.model_dump(mode="json"), base.model_dump(mode="json")
     for dump in (a, b):
         del dump["name"], dump["description"], dump["synthesis"]["documents"]["framing"], dump["specs"]
+        del dump["study"]["msm_specs"], dump["study"]["aft_specs"]  # the spec sweep's grid names the specs
     assert a == b
+    assert set(ablation.study.msm_specs + ablation.study.aft_specs) <= set(base.study.msm_specs + base.study.aft_specs)
     assert set(ablation.specs) <= set(base.specs) and ablation.name != base.name
     # Every deviation is listed in the recipe's header.
     header = (ABLATIONS / name).read_text().split("\nname:")[0]
