@@ -20,6 +20,7 @@ from msm.errors import MsmError
 from msm.evaluation.items import SUITE_VERSION
 from msm.evaluation.studies import sized_label
 from pipelines.common import (
+    ALIGNED_ARMS,
     Placement,
     aligned,
     checked_study,
@@ -35,13 +36,6 @@ from pipelines.platform import Target
 
 NAME = "msm-aft-scaling"
 STUDY = "aft-scaling"
-# The arms trained at each size: whether each continues the MSM adapter, and its AFT variant (None: aft_variant).
-SIZED_ARMS = {
-    "aft-only": (False, None),
-    "msm+aft": (True, None),
-    "aft-reasoning": (False, "reasoning"),
-    "msm+aft-reasoning": (True, "reasoning"),
-}
 
 
 def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
@@ -53,7 +47,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
             f"{recipe_path}: the aft-scaling pipeline needs `study.aft_sizes` (AFT rows per arm)\n"
             "    fix: add e.g. `aft_sizes: [1000, 4000, 16000]` to the recipe's study section"
         )
-    sized = [a for a in study.arms if a in SIZED_ARMS]
+    sized = [a for a in study.arms if a in ALIGNED_ARMS]
 
     @dsl.pipeline(name=NAME, description="AFT data scaling with and without MSM: one curve, one report.")
     def aft_scaling(
@@ -96,7 +90,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                     place, label="baseline", variant="instruction", spec_id=spec_id, train=train, **common
                 )
             msm = None
-            if any(SIZED_ARMS[a][0] for a in sized):
+            if any(ALIGNED_ARMS[a][0] for a in sized):
                 msm = midtrained(
                     place,
                     label="msm",
@@ -109,7 +103,7 @@ def build(recipe_path: Path, spec_path: Path, target: Target = "local"):
                 )
             for rows in study.aft_sizes:
                 for arm in sized:
-                    continues, variant = SIZED_ARMS[arm]
+                    continues, variant = ALIGNED_ARMS[arm]
                     label = sized_label(arm, rows)
                     trained[label] = aligned(
                         place,

@@ -102,6 +102,16 @@ def slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
+# The arms aligned on a spec's AFT data: whether each continues the MSM adapter, and its AFT variant
+# (None: the spec's own, plain or preference). The aft-scaling ladder and the spec sweep's grid train these.
+ALIGNED_ARMS = {
+    "aft-only": (False, None),
+    "aft-reasoning": (False, "reasoning"),
+    "msm+aft": (True, None),
+    "msm+aft-reasoning": (True, "reasoning"),
+}
+
+
 def seeded(name: str, seed: int, seeds: list[int]) -> str:
     """A task's display name, with its seed when the study has several."""
     return f"{name}, seed {seed}" if len(seeds) > 1 else name

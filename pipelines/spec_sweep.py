@@ -24,6 +24,7 @@ from msm.evaluation.items import SUITE_VERSION
 from msm.evaluation.studies import grid_label
 from msm.spec import load_source
 from pipelines.common import (
+    ALIGNED_ARMS,
     Placement,
     aligned,
     checked_study,
@@ -40,13 +41,6 @@ from pipelines.platform import Target
 
 NAME = "msm-spec-sweep"
 STUDY = "spec-sweep"
-# Each arm aligned on a spec Y's AFT data: whether it continues MSM(X), and its AFT variant (None: Y's own).
-ALIGNED_ARMS = {
-    "aft-only": (False, None),
-    "aft-reasoning": (False, "reasoning"),
-    "msm+aft": (True, None),
-    "msm+aft-reasoning": (True, "reasoning"),
-}
 
 
 def grid(recipe_path: Path, spec_path: Path) -> tuple[dict[str, Path], list[str], list[str]]:
